@@ -1,0 +1,54 @@
+# Two commands: `make run` starts the product on the embedded default, `make test` runs the suite.
+# Both create .venv from pyproject.toml when it is missing or older than pyproject.toml.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 0.0.0.0
+PORT ?= 8000
+
+.PHONY: run test lint format install bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/python manage.py migrate --noinput -v0
+	$(BIN)/python manage.py collectstatic --noinput -v0
+	$(BIN)/python manage.py seed_demo
+	@echo ""
+	@echo "  Helpdesk is starting on http://acme.localhost:$(PORT)/agent/"
+	@echo "  Logins (password: demo): agent@acme.test, admin@acme.test; agent@globex.test on http://globex.localhost:$(PORT)/agent/"
+	@echo "  Outgoing mail is written to var/mail/. Stop everything with Ctrl-C."
+	@echo ""
+	@trap 'kill 0' INT TERM EXIT; \
+	$(BIN)/celery -A config worker --beat --loglevel=INFO --concurrency=2 \
+		--schedule=var/celerybeat-schedule & \
+	PUBLIC_PORT=$(PORT) $(BIN)/python manage.py runserver $(HOST):$(PORT) --noreload & \
+	wait
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python manage.py makemigrations --check --dry-run -v0
+	@! git grep -nE '\.raw\(|scope\([a-z_]+=None|connection\.cursor\(\)' -- '*.py' ':!tests/*' ':!bench/*' \
+		|| (echo "banned call (see STYLE.md, tooling)"; exit 1)
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+test: lint
+	$(BIN)/python manage.py collectstatic --noinput -v0
+	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python bench/ticket_list.py
+
+clean:
+	rm -rf $(VENV) var test-artifacts

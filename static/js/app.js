@@ -1,0 +1,78 @@
+// Small behaviours that earn their place: keyboard use of the list, the reply box mode,
+// canned responses, bulk selection, toasts after htmx swaps.
+(function () {
+  "use strict";
+  const typing = (e) => /^(INPUT|TEXTAREA|SELECT)$/.test(e.target.tagName) || e.target.isContentEditable;
+
+  function rows() { return Array.from(document.querySelectorAll(".ticket-row")); }
+  function move(delta) {
+    const list = rows(); if (!list.length) return;
+    let i = list.findIndex((r) => r.classList.contains("cursor"));
+    if (i >= 0) list[i].classList.remove("cursor");
+    i = Math.max(0, Math.min(list.length - 1, i + delta));
+    list[i].classList.add("cursor"); list[i].scrollIntoView({ block: "nearest" });
+  }
+  function cursorRow() { return document.querySelector(".ticket-row.cursor"); }
+
+  function syncBulk() {
+    const form = document.getElementById("bulk"); if (!form) return;
+    const picked = Array.from(document.querySelectorAll(".ticket-row .select:checked")).map((c) => c.value);
+    form.hidden = picked.length === 0;
+    form.querySelector("[name=tickets]").value = picked.join(",");
+    form.querySelector(".bulk-count").textContent = picked.length + " selected";
+  }
+
+  function setMode(internal) {
+    const form = document.getElementById("reply"); if (!form) return;
+    form.classList.toggle("internal", internal); form.classList.toggle("public", !internal);
+    form.querySelector("#id_internal").checked = internal;
+    form.querySelector(`[name=mode][value=${internal ? "internal" : "public"}]`).checked = true;
+    form.querySelector("#send").textContent = internal ? "Add note" : "Send";
+  }
+
+  document.addEventListener("keydown", (e) => {
+    if ((e.ctrlKey || e.metaKey) && e.key === "Enter" && e.target.id === "id_body") {
+      e.preventDefault(); document.getElementById("send").click(); return;
+    }
+    if (typing(e) || e.ctrlKey || e.metaKey || e.altKey) return;
+    if (e.key === "/") { e.preventDefault(); document.getElementById("top-search")?.focus(); }
+    if (e.key === "j") move(1);
+    if (e.key === "k") move(-1);
+    if ((e.key === "o" || e.key === "Enter") && cursorRow()) location.href = cursorRow().dataset.href;
+    if (e.key === "x" && cursorRow()) { const c = cursorRow().querySelector(".select"); c.checked = !c.checked; syncBulk(); }
+    if (e.key === "r" || e.key === "n") {
+      const body = document.getElementById("id_body");
+      if (body) { e.preventDefault(); setMode(e.key === "n"); body.focus(); }
+    }
+  });
+
+  document.addEventListener("change", (e) => {
+    if (e.target.matches(".ticket-row .select")) syncBulk();
+    if (e.target.matches("#reply [name=mode]")) setMode(e.target.value === "internal");
+    if (e.target.id === "canned-pick") insertCanned(e.target);
+  });
+
+  async function insertCanned(input) {
+    const option = Array.from(document.querySelectorAll("#canned-list option")).find((o) => o.value === input.value);
+    if (!option) return;
+    const url = input.dataset.url.replace(/\/0\/$/, "/" + option.dataset.pk + "/");
+    const response = await fetch(url, { headers: { "Accept": "application/json" } });
+    if (!response.ok) return;
+    const data = await response.json();
+    const body = document.getElementById("id_body");
+    body.value = (body.value ? body.value + "\n\n" : "") + data.body;
+    input.value = ""; body.focus();
+  }
+
+  document.addEventListener("htmx:afterSwap", () => {
+    const form = document.getElementById("reply");
+    if (form) setMode(form.querySelector("#id_internal").checked);
+  });
+  document.addEventListener("htmx:responseError", (e) => {
+    const box = document.getElementById("toasts");
+    const div = document.createElement("div");
+    div.className = "toast toast-error"; div.setAttribute("role", "alert");
+    div.textContent = "That did not work (" + e.detail.xhr.status + "). Reload the page and try again.";
+    box.appendChild(div);
+  });
+})();

@@ -1,0 +1,2 @@
+def tenant(request):
+    return {"organization": getattr(request, "organization", None)}

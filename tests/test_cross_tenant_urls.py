@@ -1,0 +1,70 @@
+"""Every agent URL that names a ticket answers 404 for another tenant's ticket, never 403."""
+
+import pytest
+from django.urls import get_resolver
+
+from tests.factories import make_ticket
+from tickets import services
+from tickets.models import Attachment, CannedResponse
+
+
+def _ticket_routes():
+    resolver = get_resolver("tickets.urls")
+    return sorted({p.name for p in resolver.url_patterns if "number" in str(p.pattern)})
+
+
+@pytest.fixture
+def globex_ticket(globex):
+    with globex.scope():
+        make_ticket(globex.org)  # number 1, like acme's
+        ticket = make_ticket(globex.org, subject="Globex secret")  # number 2: only globex has it
+        services.attachment_store(
+            ticket=ticket, comment=None,
+            upload=services.Upload(filename="secret.txt", content=b"globex secret"),
+        )  # fmt: skip
+        canned = CannedResponse.objects.create(organization=globex.org, name="G", body="x")
+        attachment_ids = list(Attachment.objects.filter(ticket=ticket).values_list("pk", flat=True))
+    return ticket, attachment_ids, canned
+
+
+def test_routes_under_test_cover_all_ticket_urls():
+    assert _ticket_routes() == ["attachment", "canned", "detail", "reply", "update"]
+
+
+def test_other_tenants_ticket_is_404_everywhere(acme, globex_ticket):
+    ticket, attachment_ids, canned = globex_ticket
+    with acme.scope():
+        make_ticket(acme.org)  # acme has #1 only
+    client = acme.client(acme.agent)
+    n = ticket.number
+    responses = {
+        "detail": client.get(f"/agent/tickets/{n}/"),
+        "reply": client.post(f"/agent/tickets/{n}/reply/", {"body": "hi"}),
+        "update": client.post(f"/agent/tickets/{n}/update/", {"status": "1"}),
+        "attachment": client.get(f"/agent/tickets/{n}/attachments/{attachment_ids[0]}/"),
+        "canned": client.get(f"/agent/tickets/{n}/canned/{canned.pk}/"),
+    }
+    assert set(responses) == set(_ticket_routes())
+    assert {name: r.status_code for name, r in responses.items()} == dict.fromkeys(responses, 404)
+
+
+def test_other_tenants_attachment_on_own_ticket_number_is_404(acme, globex_ticket):
+    _, attachment_ids, canned = globex_ticket
+    with acme.scope():
+        make_ticket(acme.org)
+        make_ticket(acme.org)
+    client = acme.client(acme.agent)
+    assert client.get(f"/agent/tickets/2/attachments/{attachment_ids[0]}/").status_code == 404
+    assert client.get(f"/agent/tickets/2/canned/{canned.pk}/").status_code == 404
+
+
+def test_bulk_cannot_touch_other_tenants_tickets(acme, globex, globex_ticket):
+    ticket, _, _ = globex_ticket
+    client = acme.client(acme.agent)
+    response = client.post(
+        "/agent/tickets/bulk/", {"tickets": str(ticket.number), "assignee": str(acme.agent.pk)}
+    )
+    assert response.status_code == 302
+    with globex.scope():
+        ticket.refresh_from_db()
+    assert ticket.assignee_id is None

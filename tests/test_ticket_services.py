@@ -1,0 +1,107 @@
+import pytest
+
+from tests.factories import make_ticket
+from tickets import events, placeholders, services
+from tickets.models import Comment, CustomerDomain, Customer, Status, TicketEvent
+from tickets.sanitize import clean_html
+
+
+@pytest.fixture
+def heard():
+    received = []
+    names = [events.TICKET_CREATED, events.COMMENT_ADDED, events.STATUS_CHANGED, events.ASSIGNED]
+    for name in names:
+        events.subscribe(name, received.append)
+    yield received
+    for name in names:
+        events.unsubscribe(name, received.append)
+
+
+def test_ticket_create_records_everything(in_acme, heard, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        ticket = make_ticket(in_acme.org, body="Line one\nLine two")
+        assert heard == []  # nothing is heard before the transaction commits
+    for callback in callbacks:
+        callback()
+    assert [e.name for e in heard] == [events.TICKET_CREATED]
+    assert (ticket.number, ticket.status.category, ticket.priority.name) == (1, "new", "Normal")
+    assert ticket.last_message_preview == "Line one"
+    assert [e.kind for e in TicketEvent.objects.filter(ticket=ticket)] == ["created"]
+    comment = Comment.objects.get(ticket=ticket)
+    assert (comment.author_contact, comment.is_public) == (ticket.requester, True)
+    assert comment.body_html == "<p>Line one<br>Line two</p>"
+
+
+def test_customer_from_domain_mapping(in_acme):
+    customer = Customer.objects.create(organization=in_acme.org, name="Northwind")
+    CustomerDomain.objects.create(organization=in_acme.org, customer=customer, domain="nw.test")
+    ticket = make_ticket(in_acme.org, email="Jo@NW.test")
+    assert (ticket.requester.email, ticket.customer) == ("jo@nw.test", customer)
+
+
+def test_first_public_agent_reply_sets_first_response(in_acme):
+    ticket = make_ticket(in_acme.org)
+    services.comment_create(ticket=ticket, body_text="note", is_public=False,
+                            author_user=in_acme.agent)  # fmt: skip
+    ticket.refresh_from_db()
+    assert ticket.first_response_at is None
+    services.comment_create(ticket=ticket, body_text="reply", author_user=in_acme.agent)
+    ticket.refresh_from_db()
+    assert ticket.first_response_at is not None
+
+
+def test_customer_reply_reopens_resolved_ticket(in_acme, heard):
+    ticket = make_ticket(in_acme.org)
+    resolved = Status.objects.get(name="Resolved")
+    services.ticket_change_status(ticket=ticket, status=resolved, actor_user=in_acme.agent)
+    ticket.refresh_from_db()
+    assert ticket.resolved_at is not None
+    services.comment_create(ticket=ticket, body_text="Still broken", author_contact=ticket.requester,
+                            channel=Comment.Channel.EMAIL)  # fmt: skip
+    ticket.refresh_from_db()
+    assert (ticket.status.name, ticket.status_category, ticket.resolved_at) == ("Open", "open", None)
+    kinds = list(TicketEvent.objects.filter(ticket=ticket).values_list("kind", "data"))
+    assert kinds[-1] == ("status", {"from": "Resolved", "to": "Open", "to_category": "open"})
+
+
+def test_internal_note_from_agent_never_reopens(in_acme):
+    ticket = make_ticket(in_acme.org)
+    closed = Status.objects.get(name="Closed")
+    services.ticket_change_status(ticket=ticket, status=closed, actor_user=in_acme.agent)
+    services.comment_create(ticket=ticket, body_text="fyi", is_public=False,
+                            author_user=in_acme.agent)  # fmt: skip
+    ticket.refresh_from_db()
+    assert ticket.status_category == "closed"
+
+
+def test_assign_and_team_write_timeline(in_acme):
+    ticket = make_ticket(in_acme.org)
+    services.ticket_assign(ticket=ticket, assignee=in_acme.agent, actor_user=in_acme.admin)
+    services.ticket_assign(ticket=ticket, assignee=in_acme.agent, actor_user=in_acme.admin)
+    services.ticket_change_team(ticket=ticket, team=in_acme.team, actor_user=in_acme.admin)
+    rows = list(TicketEvent.objects.filter(ticket=ticket, kind__in=["assignee", "team"])
+                .values_list("kind", "data", "actor_user"))  # fmt: skip
+    assert rows == [
+        ("assignee", {"from": "", "to": "Acme Agent"}, in_acme.admin.pk),
+        ("team", {"from": "", "to": "Support"}, in_acme.admin.pk),
+    ]
+
+
+def test_canned_placeholders_fill_from_plain_values(in_acme):
+    ticket = make_ticket(in_acme.org)
+    text = placeholders.fill(
+        "Hi {{ requester.name }}, #{{ticket.number}} {{ ticket.requester.delete }} {{ nope }}",
+        placeholders.ticket_context(ticket, in_acme.agent),
+    )
+    assert text == "Hi Carol, #1 {{ ticket.requester.delete }} {{ nope }}"
+
+
+def test_clean_html_strips_script_and_handlers():
+    dirty = '<p onclick="x()">Hi<script>alert(1)</script><a href="javascript:alert(1)">l</a></p>'
+    assert clean_html(dirty) == '<p>Hi<a rel="noopener noreferrer nofollow">l</a></p>'
+
+
+def test_safe_filename():
+    assert services.safe_filename("../../etc/passwd") == "passwd"
+    assert services.safe_filename('C:\\x\\"evil".txt') == "evil.txt"
+    assert services.safe_filename("\x00") == "attachment"

@@ -1,0 +1,73 @@
+"""Domain events: emitted inside a service's transaction, delivered after it commits.
+
+Subscribers (mail, SLA, automations) register in their AppConfig.ready() and should only
+enqueue work; a failing subscriber is logged and never breaks the others.
+"""
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+
+from django.db import transaction
+
+logger = logging.getLogger(__name__)
+
+TICKET_CREATED = "ticket.created"
+COMMENT_ADDED = "comment.added"
+STATUS_CHANGED = "ticket.status_changed"
+PRIORITY_CHANGED = "ticket.priority_changed"
+ASSIGNED = "ticket.assigned"
+TEAM_CHANGED = "ticket.team_changed"
+
+
+@dataclass(frozen=True)
+class DomainEvent:
+    name: str
+    organization_id: int
+    ticket_id: int
+    actor_user_id: int | None = None
+    data: dict = field(default_factory=dict)
+
+
+Handler = Callable[[DomainEvent], None]
+_subscribers: dict[str, list[Handler]] = defaultdict(list)
+
+
+def subscribe(name: str, handler: Handler) -> None:
+    if handler not in _subscribers[name]:
+        _subscribers[name].append(handler)
+
+
+def unsubscribe(name: str, handler: Handler) -> None:
+    if handler in _subscribers[name]:
+        _subscribers[name].remove(handler)
+
+
+_muted: ContextVar[bool] = ContextVar("events_muted", default=False)
+
+
+@contextmanager
+def muted() -> Iterator[None]:
+    """No subscriber hears what happens inside: for imports and demo data, never for users."""
+    token = _muted.set(True)
+    try:
+        yield
+    finally:
+        _muted.reset(token)
+
+
+def emit(event: DomainEvent) -> None:
+    if _muted.get():
+        return
+    transaction.on_commit(lambda: _dispatch(event))
+
+
+def _dispatch(event: DomainEvent) -> None:
+    for handler in list(_subscribers[event.name]):
+        try:
+            handler(event)
+        except Exception:
+            logger.exception("subscriber %r failed on %s", handler, event.name)

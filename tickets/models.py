@@ -1,0 +1,310 @@
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from tenants.models import TenantModel
+
+
+class StatusCategory(models.TextChoices):
+    """What code relies on; tenants name and add statuses freely within these."""
+
+    NEW = "new", "New"
+    OPEN = "open", "Open"
+    PENDING = "pending", "Pending"
+    RESOLVED = "resolved", "Resolved"
+    CLOSED = "closed", "Closed"
+
+
+UNRESOLVED_CATEGORIES = (StatusCategory.NEW, StatusCategory.OPEN, StatusCategory.PENDING)
+DONE_CATEGORIES = (StatusCategory.RESOLVED, StatusCategory.CLOSED)
+
+
+class Status(TenantModel):
+    name = models.CharField(max_length=60)
+    category = models.CharField(max_length=16, choices=StatusCategory.choices)
+    pauses_sla = models.BooleanField(default=False, help_text="SLA timers stop while in it.")
+    position = models.PositiveSmallIntegerField(default=0)
+    is_default = models.BooleanField(default=False, help_text="Given to new tickets.")
+
+    class Meta:
+        ordering = ["position", "id"]
+        verbose_name_plural = "statuses"
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "name"], name="status_unique_name")
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class Priority(TenantModel):
+    name = models.CharField(max_length=60)
+    rank = models.PositiveSmallIntegerField(help_text="Higher is more urgent.")
+    color = models.CharField(max_length=7, default="#6b7280")
+    is_default = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["rank", "id"]
+        verbose_name_plural = "priorities"
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "name"], name="priority_unique_name")
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class Customer(TenantModel):
+    """A company; contacts belong to it by choice or by their email domain."""
+
+    name = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class CustomerDomain(TenantModel):
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="domains")
+    domain = models.CharField(max_length=253)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "domain"], name="customerdomain_unique_domain"
+            )
+        ]
+
+    def __str__(self):
+        return self.domain
+
+
+class Contact(TenantModel):
+    email = models.EmailField(max_length=254)
+    name = models.CharField(max_length=200, blank=True)
+    customer = models.ForeignKey(Customer, null=True, blank=True, on_delete=models.SET_NULL)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    undeliverable = models.BooleanField(default=False)
+    undeliverable_reason = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "email"], name="contact_unique_email")
+        ]
+
+    def __str__(self):
+        return f"{self.name} <{self.email}>" if self.name else self.email
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.email
+
+
+class Ticket(TenantModel):
+    class Source(models.TextChoices):
+        PORTAL = "portal", "Portal"
+        EMAIL = "email", "Email"
+        AGENT = "agent", "Agent"
+        CONTACT_FORM = "contact_form", "Contact form"
+        API = "api", "API"
+
+    number = models.PositiveIntegerField()
+    subject = models.CharField(max_length=300)
+    status = models.ForeignKey(Status, on_delete=models.PROTECT, related_name="+")
+    # Copied from status.category on every change so that lists filter without a join.
+    status_category = models.CharField(max_length=16, choices=StatusCategory.choices)
+    priority = models.ForeignKey(Priority, on_delete=models.PROTECT, related_name="+")
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_tickets",
+    )
+    team = models.ForeignKey(
+        "tenants.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    requester = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="tickets")
+    customer = models.ForeignKey(
+        Customer, null=True, blank=True, on_delete=models.SET_NULL, related_name="tickets"
+    )
+    collaborators = models.ManyToManyField(
+        Contact, through="Collaborator", related_name="collaborating_on", blank=True
+    )
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.AGENT)
+    last_message_preview = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    last_activity_at = models.DateTimeField(default=timezone.now)
+    first_response_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "number"], name="ticket_unique_number")
+        ]
+        indexes = [
+            models.Index(
+                fields=["organization", "status_category", "-last_activity_at", "-id"],
+                name="ticket_org_cat_activity",
+            ),
+            models.Index(
+                fields=["organization", "-last_activity_at", "-id"], name="ticket_org_activity"
+            ),
+            models.Index(
+                fields=["organization", "assignee", "status_category", "-last_activity_at"],
+                name="ticket_org_assignee",
+            ),
+            models.Index(
+                fields=["organization", "team", "status_category", "-last_activity_at"],
+                name="ticket_org_team",
+            ),
+            models.Index(fields=["organization", "-created_at", "-id"], name="ticket_org_created"),
+            models.Index(fields=["organization", "requester"], name="ticket_org_requester"),
+        ]
+
+    def __str__(self):
+        return f"#{self.number} {self.subject}"
+
+    @property
+    def is_done(self) -> bool:
+        return self.status_category in DONE_CATEGORIES
+
+
+class Collaborator(TenantModel):
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE)
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["ticket", "contact"], name="collaborator_unique")
+        ]
+
+
+class Comment(TenantModel):
+    class Channel(models.TextChoices):
+        EMAIL = "email", "Email"
+        PORTAL = "portal", "Portal"
+        AGENT = "agent", "Agent"
+        API = "api", "API"
+        SYSTEM = "system", "System"
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="comments")
+    is_public = models.BooleanField(default=True)
+    author_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    author_contact = models.ForeignKey(
+        Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    channel = models.CharField(max_length=16, choices=Channel.choices, default=Channel.AGENT)
+    body_text = models.TextField(blank=True)
+    # Sanitised with nh3 before it is stored; the template marks it safe.
+    body_html = models.TextField(blank=True)
+    # The whole text as received (quoted history included) for mail; shown on demand.
+    full_text = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [
+            models.Index(fields=["organization", "ticket", "created_at"], name="comment_org_ticket")
+        ]
+
+    @property
+    def author_name(self) -> str:
+        if self.author_user_id:
+            return self.author_user.display_name
+        if self.author_contact_id:
+            return self.author_contact.display_name
+        return "System"
+
+    @property
+    def by_agent(self) -> bool:
+        return self.author_user_id is not None
+
+
+def attachment_path(instance, filename):  # pragma: no cover - services pass the name explicitly
+    return f"orgs/{instance.organization_id}/attachments/{instance.sha256}"
+
+
+class Attachment(TenantModel):
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="attachments")
+    comment = models.ForeignKey(
+        Comment, null=True, blank=True, on_delete=models.CASCADE, related_name="attachments"
+    )
+    file = models.FileField(upload_to=attachment_path, max_length=300)
+    filename = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=120, default="application/octet-stream")
+    size = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    content_id = models.CharField(max_length=255, blank=True)
+    inline = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+
+
+class TicketEvent(TenantModel):
+    """The ticket's timeline and audit log: every change, who made it and when."""
+
+    class Kind(models.TextChoices):
+        CREATED = "created", "Created"
+        COMMENT = "comment", "Comment"
+        STATUS = "status", "Status"
+        PRIORITY = "priority", "Priority"
+        ASSIGNEE = "assignee", "Assignee"
+        TEAM = "team", "Team"
+        COLLABORATOR = "collaborator", "Collaborator"
+        REQUESTER = "requester", "Requester"
+        SPAM = "spam", "Spam"
+        MAIL = "mail", "Mail"
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_contact = models.ForeignKey(
+        Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Plain values only ({"from": "Open", "to": "Pending"}), readable after renames.
+    data = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [
+            models.Index(fields=["organization", "ticket", "created_at"], name="event_org_ticket")
+        ]
+
+    @property
+    def actor_name(self) -> str:
+        if self.actor_user_id:
+            return self.actor_user.display_name
+        if self.actor_contact_id:
+            return self.actor_contact.display_name
+        return "System"
+
+
+class CannedResponse(TenantModel):
+    name = models.CharField(max_length=120)
+    body = models.TextField(help_text="Placeholders: {{ ticket.number }}, {{ requester.name }} …")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "name"], name="canned_unique_name")
+        ]
+
+    def __str__(self):
+        return self.name

@@ -1,0 +1,206 @@
+"""Reads for the agent workspace: filtered ticket lists with keyset pages, counts, a ticket."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.core.cache import cache
+from django.db.models import Count, Prefetch, Q, QuerySet
+from django.utils import timezone
+
+from tickets.models import (
+    DONE_CATEGORIES,
+    UNRESOLVED_CATEGORIES,
+    Attachment,
+    Comment,
+    Contact,
+    StatusCategory,
+    Ticket,
+    TicketEvent,
+)
+
+PAGE_SIZE = 50
+RECENTLY_RESOLVED = timedelta(days=7)
+
+# sort name -> (ordering fields, the field the cursor carries, descending?)
+SORTS = {
+    "updated": ("last_activity_at", True),
+    "newest": ("created_at", True),
+    "oldest": ("created_at", False),
+    "number": ("number", True),
+}
+
+
+@dataclass
+class TicketFilters:
+    view: str = "open"  # open | mine | unassigned | pending | resolved | all
+    category: str = ""
+    assignee: str = ""  # "" any | "me" | "none" | user id
+    team: int | None = None
+    priority: int | None = None
+    q: str = ""
+    sort: str = "updated"
+    after: str = ""
+
+
+def _view_q(view: str, user) -> Q:
+    if view == "mine":
+        return Q(assignee=user, status_category__in=UNRESOLVED_CATEGORIES)
+    if view == "unassigned":
+        return Q(assignee__isnull=True, status_category__in=UNRESOLVED_CATEGORIES)
+    if view == "pending":
+        return Q(status_category=StatusCategory.PENDING)
+    if view == "resolved":
+        return Q(
+            status_category__in=DONE_CATEGORIES, resolved_at__gte=timezone.now() - RECENTLY_RESOLVED
+        )
+    if view == "all":
+        return Q()
+    return Q(status_category__in=UNRESOLVED_CATEGORIES)
+
+
+def _search_q(q: str) -> Q:
+    q = q.strip().lstrip("#")
+    if q.isdigit():
+        return Q(number=int(q))
+    requesters = Contact.objects.filter(Q(email__icontains=q) | Q(name__icontains=q)).values("pk")
+    return Q(subject__icontains=q) | Q(requester__in=requesters)
+
+
+def ticket_queryset(filters: TicketFilters, user) -> QuerySet[Ticket]:
+    qs = Ticket.objects.filter(_view_q(filters.view, user))
+    if filters.category in StatusCategory.values:
+        qs = qs.filter(status_category=filters.category)
+    if filters.assignee == "me":
+        qs = qs.filter(assignee=user)
+    elif filters.assignee == "none":
+        qs = qs.filter(assignee__isnull=True)
+    elif filters.assignee.isdigit():
+        qs = qs.filter(assignee_id=int(filters.assignee))
+    if filters.team:
+        qs = qs.filter(team_id=filters.team)
+    if filters.priority:
+        qs = qs.filter(priority_id=filters.priority)
+    if filters.q.strip():
+        qs = qs.filter(_search_q(filters.q))
+    return qs
+
+
+def _parse_cursor(after: str, field: str):
+    value, _, pk = after.rpartition("_")
+    if not pk.isdigit() or not value:
+        return None
+    if field == "number":
+        return (int(value), int(pk)) if value.isdigit() else None
+    try:
+        return datetime.fromisoformat(value), int(pk)
+    except ValueError:
+        return None
+
+
+def _cursor_of(ticket: Ticket, field: str) -> str:
+    value = getattr(ticket, field)
+    return f"{value.isoformat() if hasattr(value, 'isoformat') else value}_{ticket.pk}"
+
+
+@dataclass
+class TicketPage:
+    tickets: list[Ticket]
+    next_cursor: str
+
+
+def ticket_page(filters: TicketFilters, user) -> TicketPage:
+    """One page of the list; keyset pagination so page 2,000 costs what page 1 costs."""
+    field, descending = SORTS.get(filters.sort, SORTS["updated"])
+    qs = ticket_queryset(filters, user)
+    cursor = _parse_cursor(filters.after, field) if filters.after else None
+    if cursor:
+        value, pk = cursor
+        op = "lt" if descending else "gt"
+        qs = qs.filter(Q(**{f"{field}__{op}": value}) | Q(**{field: value, f"pk__{op}": pk}))
+    order = [f"-{field}", "-pk"] if descending else [field, "pk"]
+    rows = list(
+        qs.select_related("status", "priority", "assignee", "requester", "team").order_by(*order)[
+            : PAGE_SIZE + 1
+        ]
+    )
+    next_cursor = _cursor_of(rows[PAGE_SIZE - 1], field) if len(rows) > PAGE_SIZE else ""
+    return TicketPage(tickets=rows[:PAGE_SIZE], next_cursor=next_cursor)
+
+
+# -- rail counts, cached until something changes ----------------------------------------------
+
+
+def _version_key(organization_id: int) -> str:
+    return f"ticket-list-version:{organization_id}"
+
+
+def bump_list_version(organization_id: int) -> None:
+    try:
+        cache.incr(_version_key(organization_id))
+    except ValueError:
+        cache.set(_version_key(organization_id), 1, None)
+
+
+def rail_counts(organization_id: int, user) -> dict:
+    """Counts for the left rail; recomputed only after a ticket in the tenant changed."""
+    version = cache.get_or_set(_version_key(organization_id), 1, None)
+    key = f"ticket-rail:{organization_id}:{user.pk}:{version}"
+    counts = cache.get(key)
+    if counts is None:
+        counts = _compute_rail_counts(user)
+        cache.set(key, counts, 300)
+    return counts
+
+
+def _compute_rail_counts(user) -> dict:
+    open_q = Q(status_category__in=UNRESOLVED_CATEGORIES)
+    counts = Ticket.objects.aggregate(
+        mine=Count("pk", filter=open_q & Q(assignee=user)),
+        unassigned=Count("pk", filter=open_q & Q(assignee__isnull=True)),
+        open=Count("pk", filter=open_q),
+        pending=Count("pk", filter=Q(status_category=StatusCategory.PENDING)),
+        resolved=Count(
+            "pk",
+            filter=Q(
+                status_category__in=DONE_CATEGORIES,
+                resolved_at__gte=timezone.now() - RECENTLY_RESOLVED,
+            ),
+        ),
+    )
+    teams = (
+        Ticket.objects.filter(open_q, team__isnull=False).values("team_id").annotate(n=Count("pk"))
+    )
+    counts["teams"] = {row["team_id"]: row["n"] for row in teams}
+    return counts
+
+
+# -- one ticket ------------------------------------------------------------------------------
+
+
+def ticket_detail(number: int) -> Ticket:
+    """The ticket with everything its page shows, in a fixed number of queries."""
+    attachments = Attachment.objects.order_by("id")
+    comments = Comment.objects.select_related("author_user", "author_contact").prefetch_related(
+        Prefetch("attachments", queryset=attachments)
+    )
+    events = TicketEvent.objects.select_related("actor_user", "actor_contact")
+    return (
+        Ticket.objects.select_related(
+            "status", "priority", "assignee", "team", "requester", "customer", "organization"
+        )
+        .prefetch_related(
+            Prefetch("comments", queryset=comments),
+            Prefetch("events", queryset=events),
+            "collaborators",
+        )
+        .get(number=number)
+    )
+
+
+def requester_recent_tickets(ticket: Ticket, limit: int = 5) -> list[Ticket]:
+    return list(
+        Ticket.objects.filter(requester_id=ticket.requester_id)
+        .exclude(pk=ticket.pk)
+        .select_related("status")
+        .order_by("-created_at")[:limit]
+    )
