@@ -21,6 +21,8 @@ SECRET_KEY = env.str("SECRET_KEY", default="embedded-default-insecure-key-change
 FIELD_ENCRYPTION_KEY = env.str("FIELD_ENCRYPTION_KEY", default="")
 
 BASE_DOMAIN = env.str("BASE_DOMAIN", default="localhost")
+# The domain in our Message-IDs; mail whose ids end in it is ours (loops are dropped).
+MAIL_DOMAIN = env.str("MAIL_DOMAIN", default="helpdesk.localhost")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["*"])
 PUBLIC_SCHEME = env.str("PUBLIC_SCHEME", default="http")
 PUBLIC_PORT = env.str("PUBLIC_PORT", default="8000")

@@ -1,2 +1,8 @@
+from tenants import settings_nav
+
+
 def tenant(request):
-    return {"organization": getattr(request, "organization", None)}
+    return {
+        "organization": getattr(request, "organization", None),
+        "settings_sections": settings_nav.sections(),
+    }

@@ -366,7 +366,9 @@ def _set_status(ticket, status, *, actor_user=None, actor_contact=None) -> None:
 
 @transaction.atomic
 def ticket_change_status(*, ticket: Ticket, status: Status, actor_user=None, actor_contact=None):
-    ticket = Ticket.objects.select_for_update(of=("self",)).select_related("status").get(pk=ticket.pk)
+    ticket = (
+        Ticket.objects.select_for_update(of=("self",)).select_related("status").get(pk=ticket.pk)
+    )
     _set_status(ticket, status, actor_user=actor_user, actor_contact=actor_contact)
     transaction.on_commit(lambda: bump_list_version(ticket.organization_id))
     return ticket
@@ -374,7 +376,9 @@ def ticket_change_status(*, ticket: Ticket, status: Status, actor_user=None, act
 
 @transaction.atomic
 def ticket_change_priority(*, ticket: Ticket, priority: Priority, actor_user=None) -> Ticket:
-    ticket = Ticket.objects.select_for_update(of=("self",)).select_related("priority").get(pk=ticket.pk)
+    ticket = (
+        Ticket.objects.select_for_update(of=("self",)).select_related("priority").get(pk=ticket.pk)
+    )
     old = ticket.priority
     if old.pk != priority.pk:
         ticket.priority = priority
@@ -401,7 +405,9 @@ def ticket_change_priority(*, ticket: Ticket, priority: Priority, actor_user=Non
 
 @transaction.atomic
 def ticket_assign(*, ticket: Ticket, assignee: User | None, actor_user=None) -> Ticket:
-    ticket = Ticket.objects.select_for_update(of=("self",)).select_related("assignee").get(pk=ticket.pk)
+    ticket = (
+        Ticket.objects.select_for_update(of=("self",)).select_related("assignee").get(pk=ticket.pk)
+    )
     old = ticket.assignee
     if (old.pk if old else None) != (assignee.pk if assignee else None):
         ticket.assignee = assignee

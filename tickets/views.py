@@ -4,9 +4,9 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from tenants.access import agent_required
 from tenants.models import Team
 from tickets import placeholders, selectors, services
-from tickets.access import agent_required
 from tickets.forms import (
     BulkForm,
     NewTicketForm,
