@@ -210,12 +210,22 @@ class Comment(TenantModel):
     body_html = models.TextField(blank=True)
     # The whole text as received (quoted history included) for mail; shown on demand.
     full_text = models.TextField(blank=True)
+    # The Message-ID of the mail this comment came in as (no angle brackets); threading and the
+    # References of our replies use it.
+    message_id = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["created_at", "id"]
         indexes = [
-            models.Index(fields=["organization", "ticket", "created_at"], name="comment_org_ticket")
+            models.Index(
+                fields=["organization", "ticket", "created_at"], name="comment_org_ticket"
+            ),
+            models.Index(
+                fields=["organization", "message_id"],
+                name="comment_org_message_id",
+                condition=~models.Q(message_id=""),
+            ),
         ]
 
     @property

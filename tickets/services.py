@@ -172,6 +172,7 @@ def ticket_create(
     uploads: Sequence[Upload] = (),
     collaborators: Iterable[Contact] = (),
     created_at=None,
+    message_id: str = "",
 ) -> Ticket:
     """Open a ticket with its first comment, written by the requester unless an agent acts."""
     now = created_at or timezone.now()
@@ -212,6 +213,7 @@ def ticket_create(
         channel=channel,
         uploads=uploads,
         created_at=now,
+        message_id=message_id,
     )
     for contact in collaborators:
         if contact.pk != requester.pk:
@@ -220,7 +222,11 @@ def ticket_create(
             )
     events.emit(
         events.DomainEvent(
-            events.TICKET_CREATED, organization.pk, ticket.pk, actor_user.pk if actor_user else None
+            events.TICKET_CREATED,
+            organization.pk,
+            ticket.pk,
+            actor_user.pk if actor_user else None,
+            {"source": source, "by_contact": actor_user is None},
         )
     )
     transaction.on_commit(lambda: bump_list_version(organization.pk))
@@ -239,6 +245,7 @@ def _comment_insert(
     channel,
     uploads,
     created_at,
+    message_id="",
 ) -> Comment:
     comment = Comment.objects.create(
         organization_id=ticket.organization_id,
@@ -250,6 +257,7 @@ def _comment_insert(
         body_text=body_text or "",
         body_html=clean_html(body_html) if body_html else text_to_html(body_text),
         full_text=full_text or "",
+        message_id=message_id[:255],
         created_at=created_at,
     )
     for upload in uploads:
@@ -271,8 +279,13 @@ def comment_create(
     uploads: Sequence[Upload] = (),
     reopen: bool = True,
     send_now: bool = False,
+    message_id: str = "",
+    auto_generated: bool = False,
 ) -> Comment:
-    """Add a public reply or an internal note; a customer's reply reopens a done ticket."""
+    """Add a public reply or an internal note; a customer's reply reopens a done ticket.
+
+    `auto_generated` (an auto-reply threaded onto the ticket) never reopens and is never answered.
+    """
     ticket = Ticket.objects.select_for_update(of=("self",)).get(pk=ticket.pk)
     now = timezone.now()
     comment = _comment_insert(
@@ -286,6 +299,7 @@ def comment_create(
         channel=channel,
         uploads=uploads,
         created_at=now,
+        message_id=message_id,
     )
     fields = {"last_activity_at": now, "updated_at": now}
     if is_public:
@@ -303,7 +317,7 @@ def comment_create(
         comment_id=comment.pk,
         public=is_public,
     )
-    if author_contact and not author_user and is_public and reopen:
+    if author_contact and not author_user and is_public and reopen and not auto_generated:
         _reopen_on_customer_reply(ticket, author_contact)
     events.emit(
         events.DomainEvent(
@@ -316,6 +330,7 @@ def comment_create(
                 "public": is_public,
                 "send_now": send_now,
                 "by_contact": bool(author_contact and not author_user),
+                "auto_generated": auto_generated,
             },
         )
     )
