@@ -11,6 +11,8 @@ from tenants import services as tenant_services
 from tenants.models import Membership, Organization, Team, User
 from tenants.scoping import tenant_scope
 
+pytest_plugins = ["tests.peers.smtp", "tests.peers.imap", "tests.peers.s3"]
+
 
 
 @pytest.fixture(autouse=True)

@@ -158,6 +158,13 @@ class Ticket(TenantModel):
             models.Index(
                 fields=["organization", "-last_activity_at", "-id"], name="ticket_org_activity"
             ),
+            # The default view (all unresolved, by activity) walks this in order and stops at
+            # the page size; with the category in the key it would sort every open ticket.
+            models.Index(
+                fields=["organization", "-last_activity_at", "-id"],
+                name="ticket_org_open_activity",
+                condition=models.Q(status_category__in=["new", "open", "pending"]),
+            ),
             models.Index(
                 fields=["organization", "assignee", "status_category", "-last_activity_at"],
                 name="ticket_org_assignee",

@@ -2,7 +2,9 @@
 acted, and domain events delivered after commit."""
 
 import hashlib
+import html
 import mimetypes
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -10,6 +12,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.urls import reverse
 from django.utils import timezone
 
 from tenants.models import Organization, Team, User
@@ -123,6 +126,14 @@ def contact_get_or_create(*, organization: Organization, email: str, name: str =
         return Contact.objects.get(email=email)
 
 
+def contact_mark_undeliverable(*, contact: Contact, reason: str) -> bool:
+    """Mail to this contact bounced for good; True when that is news."""
+    updated = Contact.objects.filter(pk=contact.pk, undeliverable=False).update(
+        undeliverable=True, undeliverable_reason=reason[:300]
+    )
+    return updated == 1
+
+
 # -- tickets ---------------------------------------------------------------------------------
 
 
@@ -173,6 +184,7 @@ def ticket_create(
     collaborators: Iterable[Contact] = (),
     created_at=None,
     message_id: str = "",
+    customer: Customer | None = None,
 ) -> Ticket:
     """Open a ticket with its first comment, written by the requester unless an agent acts."""
     now = created_at or timezone.now()
@@ -187,7 +199,7 @@ def ticket_create(
         team=team,
         assignee=assignee,
         requester=requester,
-        customer=requester.customer,
+        customer=customer or requester.customer,
         source=source,
         last_message_preview=_preview(body_text),
         created_at=now,
@@ -260,9 +272,31 @@ def _comment_insert(
         message_id=message_id[:255],
         created_at=created_at,
     )
-    for upload in uploads:
-        attachment_store(ticket=ticket, comment=comment, upload=upload)
+    stored = [attachment_store(ticket=ticket, comment=comment, upload=upload) for upload in uploads]
+    if stored and "cid:" in comment.body_html:
+        _link_inline_images(comment, ticket, stored)
     return comment
+
+
+_CID_SRC_RE = re.compile(r'src="cid:([^"]*)"', re.IGNORECASE)
+
+
+def _link_inline_images(comment: Comment, ticket: Ticket, stored: list[Attachment]) -> None:
+    """Mail HTML shows inline images as `cid:<Content-ID>` (RFC 2392): point them at our copies."""
+    urls = {
+        a.content_id: reverse("tickets:attachment", args=[ticket.number, a.pk])
+        for a in stored
+        if a.content_id
+    }
+
+    def replace(match: re.Match) -> str:
+        url = urls.get(html.unescape(match.group(1)))
+        return f'src="{url}"' if url else match.group(0)
+
+    linked = _CID_SRC_RE.sub(replace, comment.body_html)
+    if linked != comment.body_html:
+        comment.body_html = linked
+        comment.save(update_fields=["body_html"])
 
 
 @transaction.atomic
