@@ -71,6 +71,8 @@ def test_agent_works_a_ticket(live_server, acme, globex, browser_page):
 
     page.select_option("#prop-status", label="Pending")
     page.locator("#toasts .toast", has_text="Saved.").first.wait_for()
+    # The rail's counts follow the change without a reload.
+    page.locator("#rail a", has_text="Pending").locator(".count", has_text="1").wait_for()
     page.select_option("#prop-assignee", label="Acme Agent")
     page.locator("#prop-assignee option[selected]", has_text="Acme Agent").wait_for(
         state="attached"
