@@ -1,5 +1,6 @@
 # Two commands: `make run` starts the product on the embedded default, `make test` runs the suite.
 # Both create .venv from pyproject.toml when it is missing or older than pyproject.toml.
+SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -30,7 +31,7 @@ run: $(STAMP)
 	$(BIN)/celery -A config worker --beat --loglevel=INFO --concurrency=2 \
 		--schedule=var/celerybeat-schedule & \
 	PUBLIC_PORT=$(PORT) $(BIN)/python manage.py runserver $(HOST):$(PORT) --noreload & \
-	wait
+	wait -n  # when any part stops, the trap stops the rest
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
