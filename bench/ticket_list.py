@@ -24,8 +24,24 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 ORGS = 10
 PER_ORG = 100_000
 CONTACTS = 5_000
-WORDS = ["printer", "invoice", "login", "export", "refund", "vpn", "mobile", "billing", "sso",
-         "upgrade", "crash", "slow", "password", "api", "webhook", "report"]  # fmt: skip
+WORDS = [
+    "printer",
+    "invoice",
+    "login",
+    "export",
+    "refund",
+    "vpn",
+    "mobile",
+    "billing",
+    "sso",
+    "upgrade",
+    "crash",
+    "slow",
+    "password",
+    "api",
+    "webhook",
+    "report",
+]
 
 
 def ensure_database(url: str) -> None:
@@ -57,8 +73,9 @@ def build(fresh: bool) -> None:
             return
         Organization.objects.filter(slug__startswith="bench").delete()
     started = time.perf_counter()
-    agent = tenant_services.user_get_or_create(email="agent@bench.test", name="Bench Agent",
-                                               password="bench")  # fmt: skip
+    agent = tenant_services.user_get_or_create(
+        email="agent@bench.test", name="Bench Agent", password="bench"
+    )
     for i in range(ORGS):
         org = tenant_services.organization_create(slug=f"bench{i}", name=f"Bench {i}")
         with tenant_scope(org):
@@ -206,13 +223,15 @@ def main() -> None:
     numbers = [rng.randint(1, PER_ORG) for _ in range(args.requests)]
     scenarios = [
         ("list: default view (all open)", "/agent/"),
-        ("list: filtered (pending, team, unassigned)",
-         f"/agent/?view=open&category=pending&team={team.pk}&assignee=none"),
+        (
+            "list: filtered (pending, team, unassigned)",
+            f"/agent/?view=open&category=pending&team={team.pk}&assignee=none",
+        ),
         ("list: page 1 of all tickets", "/agent/?view=all"),
         ("list: deep page (row 30,000 of open)", f"/agent/?after={cursor}"),
         ("list: search 'printer'", "/agent/?view=all&q=printer"),
         ("list: search requester 'person42@'", "/agent/?view=all&q=person42%40"),
-    ]  # fmt: skip
+    ]
     print(f"\n{'scenario':44} {'median ms':>10} {'p95 ms':>8} {'queries':>8} {'rows':>5}")
     for name, path in scenarios:
         median, p95, queries, rows = measure(client, path, args.requests)
@@ -230,8 +249,10 @@ def main() -> None:
         queries = max(queries, len(ctx.captured_queries))
     timings.sort()
     p95 = timings[int(len(timings) * 0.95) - 1]
-    print(f"{'ticket page (random of 100,000)':44} {statistics.median(timings):10.1f} "
-          f"{p95:8.1f} {queries:8d}")  # fmt: skip
+    print(
+        f"{'ticket page (random of 100,000)':44} {statistics.median(timings):10.1f} "
+        f"{p95:8.1f} {queries:8d}"
+    )
 
 
 if __name__ == "__main__":

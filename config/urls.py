@@ -36,4 +36,5 @@ urlpatterns = [
         name="password_reset_complete",
     ),
     path("agent/", include("tickets.urls")),
+    path("settings/", include("config.urls_settings")),
 ]

@@ -6,4 +6,10 @@ class TenantsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from tenants import checks  # noqa: F401  (registers the system checks)
+        from tenants import (
+            checks,  # noqa: F401  (registers the system checks)
+            settings_nav,
+        )
+
+        settings_nav.register("Members", "settings_members", 10, "Who can sign in, and as what.")
+        settings_nav.register("Teams", "settings_teams", 20, "Groups of agents tickets go to.")

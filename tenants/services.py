@@ -41,3 +41,57 @@ def team_create(*, organization: Organization, name: str, members=(), managers=(
             defaults={"is_manager": user in managers},
         )
     return team
+
+
+class LastAdmin(Exception):
+    """The change would leave the tenant without an admin."""
+
+
+def _admins_left_without(membership: Membership) -> int:
+    return Membership.objects.filter(role=Membership.ADMIN).exclude(pk=membership.pk).count()
+
+
+@transaction.atomic
+def member_invite(*, organization: Organization, email: str, name: str, role: str) -> Membership:
+    """Add someone to the tenant; a new user gets no password until they set one by mail."""
+    user = User.objects.filter(email=email.lower()).first()
+    if user is None:
+        user = User.objects.create_user(email=email, password=None, name=name)
+    return membership_add(organization=organization, user=user, role=role)
+
+
+def member_change_role(*, membership: Membership, role: str) -> Membership:
+    demoting = membership.role == Membership.ADMIN and role != Membership.ADMIN
+    if demoting and _admins_left_without(membership) == 0:
+        raise LastAdmin("This is the only admin: make someone else admin first.")
+    membership.role = role
+    membership.save(update_fields=["role"])
+    return membership
+
+
+@transaction.atomic
+def member_remove(*, membership: Membership) -> None:
+    if membership.role == Membership.ADMIN and _admins_left_without(membership) == 0:
+        raise LastAdmin("This is the only admin: make someone else admin first.")
+    TeamMember.objects.filter(user_id=membership.user_id).delete()
+    membership.delete()
+
+
+@transaction.atomic
+def team_save(
+    *, organization: Organization, team: Team | None, name: str, members=(), managers=()
+) -> Team:
+    team = team or Team(organization=organization)
+    team.name = name.strip()
+    team.save()
+    wanted = {u.pk for u in members}
+    TeamMember.objects.filter(team=team).exclude(user_id__in=wanted).delete()
+    manager_ids = {u.pk for u in managers}
+    for user in members:
+        TeamMember.objects.update_or_create(
+            organization=organization,
+            team=team,
+            user=user,
+            defaults={"is_manager": user.pk in manager_ids},
+        )
+    return team

@@ -14,7 +14,6 @@ from tenants.scoping import tenant_scope
 pytest_plugins = ["tests.peers.smtp", "tests.peers.imap", "tests.peers.s3"]
 
 
-
 @pytest.fixture(autouse=True)
 def _fast_and_isolated(settings, tmp_path):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -25,8 +25,9 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.PostGenerationMethodCall("set_password", "pw")
 
 
-def make_ticket(org, *, subject="Printer on fire", email="carol@customer.test", body="Help!",
-                **kwargs):
+def make_ticket(
+    org, *, subject="Printer on fire", email="carol@customer.test", body="Help!", **kwargs
+):
     requester = services.contact_get_or_create(organization=org, email=email, name="Carol")
     return services.ticket_create(
         organization=org, subject=subject, requester=requester, body_text=body, **kwargs

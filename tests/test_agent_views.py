@@ -99,12 +99,16 @@ def test_ticket_page_query_count_is_constant(acme, agent_client):
     with acme.scope():
         for i in range(49):
             services.comment_create(
-                ticket=ticket, body_text=f"reply {i}", author_user=acme.agent,
+                ticket=ticket,
+                body_text=f"reply {i}",
+                author_user=acme.agent,
                 is_public=bool(i % 2),
                 uploads=[services.Upload(filename=f"f{i}.txt", content=f"x{i}".encode())],
-            )  # fmt: skip
-            services.collaborator_add(ticket=ticket, contact=services.contact_get_or_create(
-                organization=acme.org, email=f"c{i}@x.test"))  # fmt: skip
+            )
+            services.collaborator_add(
+                ticket=ticket,
+                contact=services.contact_get_or_create(organization=acme.org, email=f"c{i}@x.test"),
+            )
     many = _queries(agent_client, f"/agent/tickets/{ticket.number}/")
     assert (one, many) == (one, one)
 
@@ -112,12 +116,14 @@ def test_ticket_page_query_count_is_constant(acme, agent_client):
 def test_ticket_page_shows_conversation_and_marks_internal(acme, agent_client):
     with acme.scope():
         ticket = make_ticket(acme.org, body="Customer words")
-        services.comment_create(ticket=ticket, body_text="Secret note", is_public=False,
-                                author_user=acme.agent)  # fmt: skip
+        services.comment_create(
+            ticket=ticket, body_text="Secret note", is_public=False, author_user=acme.agent
+        )
     html = agent_client.get(f"/agent/tickets/{ticket.number}/").content.decode()
     assert "Customer words" in html
     note = re.search(r'<li class="entry internal[^"]*".*?</li>', html, re.S).group(0)
-    assert "Secret note" in note and "Internal" in note
+    assert "Secret note" in note
+    assert "Internal" in note
 
 
 def test_reply_public_and_internal(acme, agent_client):
@@ -127,19 +133,25 @@ def test_reply_public_and_internal(acme, agent_client):
     assert agent_client.post(url, {"body": "Public answer"}).status_code == 302
     assert agent_client.post(url, {"body": "Note", "internal": "on"}).status_code == 302
     with acme.scope():
-        rows = list(Comment.objects.filter(ticket=ticket).order_by("id")
-                    .values_list("body_text", "is_public", "author_user"))  # fmt: skip
+        rows = list(
+            Comment.objects.filter(ticket=ticket)
+            .order_by("id")
+            .values_list("body_text", "is_public", "author_user")
+        )
     assert rows[1:] == [("Public answer", True, acme.agent.pk), ("Note", False, acme.agent.pk)]
 
 
 def test_reply_with_htmx_returns_partial(acme, agent_client):
     with acme.scope():
         ticket = make_ticket(acme.org)
-    response = agent_client.post(f"/agent/tickets/{ticket.number}/reply/", {"body": "hx"},
-                                 HTTP_HX_REQUEST="true")  # fmt: skip
+    response = agent_client.post(
+        f"/agent/tickets/{ticket.number}/reply/", {"body": "hx"}, HTTP_HX_REQUEST="true"
+    )
     html = response.content.decode()
     assert response.status_code == 200
-    assert "<html" not in html and "hx" in html and "Reply sent." in html
+    assert "<html" not in html
+    assert "hx" in html
+    assert "Reply sent." in html
 
 
 def test_reply_bad_input_is_a_clear_message(acme, agent_client):
@@ -148,8 +160,9 @@ def test_reply_bad_input_is_a_clear_message(acme, agent_client):
     response = agent_client.post(f"/agent/tickets/{ticket.number}/reply/", {"body": "  "})
     assert response.status_code == 400
     assert "Write a message before sending." in response.content.decode()
-    response = agent_client.post(f"/agent/tickets/{ticket.number}/reply/",
-                                 {"body": "x", "status": "999999"})  # fmt: skip
+    response = agent_client.post(
+        f"/agent/tickets/{ticket.number}/reply/", {"body": "x", "status": "999999"}
+    )
     assert response.status_code == 400
     assert "Select a valid choice" in response.content.decode()
 
@@ -174,14 +187,22 @@ def test_update_properties_in_place(acme, agent_client):
         pending = Status.objects.get(name="Pending")
         urgent = Priority.objects.get(name="Urgent")
     url = f"/agent/tickets/{ticket.number}/update/"
-    for data in ({"status": pending.pk}, {"priority": urgent.pk},
-                 {"assignee": acme.agent.pk}, {"team": acme.team.pk}):  # fmt: skip
+    for data in (
+        {"status": pending.pk},
+        {"priority": urgent.pk},
+        {"assignee": acme.agent.pk},
+        {"team": acme.team.pk},
+    ):
         response = agent_client.post(url, data, HTTP_HX_REQUEST="true")
         assert response.status_code == 200
     with acme.scope():
         ticket = Ticket.objects.get(pk=ticket.pk)
     assert (ticket.status, ticket.priority, ticket.assignee, ticket.team) == (
-        pending, urgent, acme.agent, acme.team)  # fmt: skip
+        pending,
+        urgent,
+        acme.agent,
+        acme.team,
+    )
     agent_client.post(url, {"assignee": "none", "team": "none"})
     with acme.scope():
         ticket = Ticket.objects.get(pk=ticket.pk)
@@ -191,8 +212,11 @@ def test_update_properties_in_place(acme, agent_client):
 def test_update_rejects_agent_of_other_tenant(acme, globex, agent_client):
     with acme.scope():
         ticket = make_ticket(acme.org)
-    response = agent_client.post(f"/agent/tickets/{ticket.number}/update/",
-                                 {"assignee": globex.agent.pk}, HTTP_HX_REQUEST="true")  # fmt: skip
+    response = agent_client.post(
+        f"/agent/tickets/{ticket.number}/update/",
+        {"assignee": globex.agent.pk},
+        HTTP_HX_REQUEST="true",
+    )
     assert "Pick an agent of this helpdesk." in response.content.decode()
     with acme.scope():
         assert Ticket.objects.get(pk=ticket.pk).assignee is None
@@ -203,8 +227,9 @@ def test_bulk_update(acme, agent_client):
         for _ in range(3):
             make_ticket(acme.org)
         closed = Status.objects.get(name="Closed")
-    response = agent_client.post("/agent/tickets/bulk/", {"tickets": "1,3", "status": closed.pk,
-                                                          "next": "/agent/?view=all"})  # fmt: skip
+    response = agent_client.post(
+        "/agent/tickets/bulk/", {"tickets": "1,3", "status": closed.pk, "next": "/agent/?view=all"}
+    )
     assert response["Location"] == "/agent/?view=all"
     with acme.scope():
         cats = dict(Ticket.objects.values_list("number", "status_category"))
@@ -212,16 +237,25 @@ def test_bulk_update(acme, agent_client):
 
 
 def test_new_ticket_on_behalf_of_contact(acme, agent_client):
-    response = agent_client.post("/agent/tickets/new/", {
-        "requester_email": "New@Customer.test", "requester_name": "Nia", "subject": "Hello",
-        "body": "Phoned in: printer broken", "assignee": acme.agent.pk,
-    })  # fmt: skip
+    response = agent_client.post(
+        "/agent/tickets/new/",
+        {
+            "requester_email": "New@Customer.test",
+            "requester_name": "Nia",
+            "subject": "Hello",
+            "body": "Phoned in: printer broken",
+            "assignee": acme.agent.pk,
+        },
+    )
     assert response["Location"] == "/agent/tickets/1/"
     with acme.scope():
         ticket = Ticket.objects.get(number=1)
         first = ticket.comments.get()
     assert (ticket.requester.email, ticket.assignee, ticket.source) == (
-        "new@customer.test", acme.agent, "agent")  # fmt: skip
+        "new@customer.test",
+        acme.agent,
+        "agent",
+    )
     assert (first.author_user, first.body_text) == (acme.agent, "Phoned in: printer broken")
 
 
@@ -229,14 +263,16 @@ def test_new_ticket_bad_input(agent_client):
     response = agent_client.post("/agent/tickets/new/", {"requester_email": "not-an-email"})
     html = response.content.decode()
     assert response.status_code == 400
-    assert "Enter a valid email address." in html and "This field is required." in html
+    assert "Enter a valid email address." in html
+    assert "This field is required." in html
 
 
 def test_canned_response_is_filled(acme, agent_client):
     with acme.scope():
         ticket = make_ticket(acme.org)
-        canned = CannedResponse.objects.create(organization=acme.org, name="Hi",
-                                               body="Hello {{ requester.name }} ({{ agent.name }})")  # fmt: skip
+        canned = CannedResponse.objects.create(
+            organization=acme.org, name="Hi", body="Hello {{ requester.name }} ({{ agent.name }})"
+        )
     response = agent_client.get(f"/agent/tickets/{ticket.number}/canned/{canned.pk}/")
     assert response.json() == {"name": "Hi", "body": "Hello Carol (Acme Agent)"}
 
@@ -260,3 +296,19 @@ def test_logout(acme, agent_client):
     response = agent_client.post("/logout/")
     assert response.status_code == 302
     assert agent_client.get("/agent/").status_code == 302
+
+
+def test_expired_form_gets_a_clear_page(acme):
+    from django.test import Client
+
+    client = Client(HTTP_HOST="acme.localhost", enforce_csrf_checks=True)
+    client.force_login(acme.agent)
+    response = client.post("/agent/tickets/new/", {"subject": "x"})
+    assert response.status_code == 403
+    assert "This form expired" in response.content.decode()
+
+
+def test_not_found_page_is_friendly(agent_client):
+    response = agent_client.get("/agent/nothing-here/")
+    assert response.status_code == 404
+    assert "There is nothing here, or it is not yours to see." in response.content.decode()

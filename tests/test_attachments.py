@@ -8,9 +8,11 @@ from tests.factories import make_ticket
 from tickets import services
 from tickets.models import Attachment
 
-PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00"
-       b"\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00"
-       b"\x00\x00IEND\xaeB`\x82")  # fmt: skip
+PNG = (
+    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00"
+    b"\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00"
+    b"\x00\x00IEND\xaeB`\x82"
+)
 
 
 @pytest.fixture
@@ -72,9 +74,11 @@ def test_download_needs_a_member(acme, globex, ticket):
 
 def test_identical_content_is_stored_once(acme, ticket):
     with acme.scope():
-        a = services.attachment_store(ticket=ticket, comment=None,
-                                      upload=services.Upload("one.txt", b"same"))  # fmt: skip
-        b = services.attachment_store(ticket=ticket, comment=None,
-                                      upload=services.Upload("two.txt", b"same"))  # fmt: skip
+        a = services.attachment_store(
+            ticket=ticket, comment=None, upload=services.Upload("one.txt", b"same")
+        )
+        b = services.attachment_store(
+            ticket=ticket, comment=None, upload=services.Upload("two.txt", b"same")
+        )
     assert a.file.name == b.file.name
     assert (a.filename, b.filename) == ("one.txt", "two.txt")

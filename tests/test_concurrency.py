@@ -23,15 +23,19 @@ def test_concurrent_ticket_creation_gives_unique_numbers(acme, globex):
             barrier.wait(timeout=10)
             with tenant.scope():
                 for i in range(n):
-                    make_ticket(tenant.org, subject=f"{tenant.org.slug} {i}",
-                                email=f"c{threading.get_ident()}@x.test")  # fmt: skip
+                    make_ticket(
+                        tenant.org,
+                        subject=f"{tenant.org.slug} {i}",
+                        email=f"c{threading.get_ident()}@x.test",
+                    )
         except BaseException as exc:
             errors.append(exc)
         finally:
             connections.close_all()
 
-    threads = [threading.Thread(target=create, args=(acme if i % 2 else globex, 10))
-               for i in range(8)]  # fmt: skip
+    threads = [
+        threading.Thread(target=create, args=(acme if i % 2 else globex, 10)) for i in range(8)
+    ]
     for t in threads:
         t.start()
     for t in threads:

@@ -19,9 +19,10 @@ def globex_ticket(globex):
         make_ticket(globex.org)  # number 1, like acme's
         ticket = make_ticket(globex.org, subject="Globex secret")  # number 2: only globex has it
         services.attachment_store(
-            ticket=ticket, comment=None,
+            ticket=ticket,
+            comment=None,
             upload=services.Upload(filename="secret.txt", content=b"globex secret"),
-        )  # fmt: skip
+        )
         canned = CannedResponse.objects.create(organization=globex.org, name="G", body="x")
         attachment_ids = list(Attachment.objects.filter(ticket=ticket).values_list("pk", flat=True))
     return ticket, attachment_ids, canned

@@ -14,9 +14,10 @@ from tickets.models import Contact, Ticket
 
 def test_every_tenant_model_has_a_scoped_manager():
     tenant_models = [
-        m for m in apps.get_models()
+        m
+        for m in apps.get_models()
         if "organization" in {f.name for f in m._meta.get_fields()} and m is not Domain
-    ]  # fmt: skip
+    ]
     assert len(tenant_models) >= 12
     assert [m._meta.label for m in tenant_models if not _is_scoped(m)] == []
     assert tenant_models_are_scoped() == []

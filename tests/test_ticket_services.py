@@ -2,7 +2,7 @@ import pytest
 
 from tests.factories import make_ticket
 from tickets import events, placeholders, services
-from tickets.models import Comment, CustomerDomain, Customer, Status, TicketEvent
+from tickets.models import Comment, Customer, CustomerDomain, Status, TicketEvent
 from tickets.sanitize import clean_html
 
 
@@ -41,8 +41,9 @@ def test_customer_from_domain_mapping(in_acme):
 
 def test_first_public_agent_reply_sets_first_response(in_acme):
     ticket = make_ticket(in_acme.org)
-    services.comment_create(ticket=ticket, body_text="note", is_public=False,
-                            author_user=in_acme.agent)  # fmt: skip
+    services.comment_create(
+        ticket=ticket, body_text="note", is_public=False, author_user=in_acme.agent
+    )
     ticket.refresh_from_db()
     assert ticket.first_response_at is None
     services.comment_create(ticket=ticket, body_text="reply", author_user=in_acme.agent)
@@ -56,10 +57,18 @@ def test_customer_reply_reopens_resolved_ticket(in_acme, heard):
     services.ticket_change_status(ticket=ticket, status=resolved, actor_user=in_acme.agent)
     ticket.refresh_from_db()
     assert ticket.resolved_at is not None
-    services.comment_create(ticket=ticket, body_text="Still broken", author_contact=ticket.requester,
-                            channel=Comment.Channel.EMAIL)  # fmt: skip
+    services.comment_create(
+        ticket=ticket,
+        body_text="Still broken",
+        author_contact=ticket.requester,
+        channel=Comment.Channel.EMAIL,
+    )
     ticket.refresh_from_db()
-    assert (ticket.status.name, ticket.status_category, ticket.resolved_at) == ("Open", "open", None)
+    assert (ticket.status.name, ticket.status_category, ticket.resolved_at) == (
+        "Open",
+        "open",
+        None,
+    )
     kinds = list(TicketEvent.objects.filter(ticket=ticket).values_list("kind", "data"))
     assert kinds[-1] == ("status", {"from": "Resolved", "to": "Open", "to_category": "open"})
 
@@ -68,8 +77,9 @@ def test_internal_note_from_agent_never_reopens(in_acme):
     ticket = make_ticket(in_acme.org)
     closed = Status.objects.get(name="Closed")
     services.ticket_change_status(ticket=ticket, status=closed, actor_user=in_acme.agent)
-    services.comment_create(ticket=ticket, body_text="fyi", is_public=False,
-                            author_user=in_acme.agent)  # fmt: skip
+    services.comment_create(
+        ticket=ticket, body_text="fyi", is_public=False, author_user=in_acme.agent
+    )
     ticket.refresh_from_db()
     assert ticket.status_category == "closed"
 
@@ -79,8 +89,11 @@ def test_assign_and_team_write_timeline(in_acme):
     services.ticket_assign(ticket=ticket, assignee=in_acme.agent, actor_user=in_acme.admin)
     services.ticket_assign(ticket=ticket, assignee=in_acme.agent, actor_user=in_acme.admin)
     services.ticket_change_team(ticket=ticket, team=in_acme.team, actor_user=in_acme.admin)
-    rows = list(TicketEvent.objects.filter(ticket=ticket, kind__in=["assignee", "team"])
-                .values_list("kind", "data", "actor_user"))  # fmt: skip
+    rows = list(
+        TicketEvent.objects.filter(ticket=ticket, kind__in=["assignee", "team"]).values_list(
+            "kind", "data", "actor_user"
+        )
+    )
     assert rows == [
         ("assignee", {"from": "", "to": "Acme Agent"}, in_acme.admin.pk),
         ("team", {"from": "", "to": "Support"}, in_acme.admin.pk),

@@ -1,0 +1,25 @@
+"""Settings pages of a tenant (admins only): one page per concern."""
+
+from django.urls import path
+
+from tenants import settings_views as tenant_settings
+from tickets import settings_views as ticket_settings
+
+urlpatterns = [
+    path("statuses/", ticket_settings.statuses, name="settings_statuses"),
+    path("statuses/<int:pk>/move/", ticket_settings.status_move, name="settings_status_move"),
+    path("statuses/<int:pk>/delete/", ticket_settings.status_delete, name="settings_status_delete"),
+    path("priorities/", ticket_settings.priorities, name="settings_priorities"),
+    path(
+        "priorities/<int:pk>/delete/",
+        ticket_settings.priority_delete,
+        name="settings_priority_delete",
+    ),
+    path("canned/", ticket_settings.canned_responses, name="settings_canned"),
+    path("canned/<int:pk>/delete/", ticket_settings.canned_delete, name="settings_canned_delete"),
+    path("members/", tenant_settings.members, name="settings_members"),
+    path("members/<int:pk>/role/", tenant_settings.member_role, name="settings_member_role"),
+    path("members/<int:pk>/remove/", tenant_settings.member_remove, name="settings_member_remove"),
+    path("teams/", tenant_settings.teams, name="settings_teams"),
+    path("teams/<int:pk>/delete/", tenant_settings.team_delete, name="settings_team_delete"),
+]
