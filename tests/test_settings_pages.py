@@ -188,3 +188,10 @@ def test_team_manager_must_be_member(acme, admin_client):
         "/settings/teams/", {"name": "Ops", "members": [acme.agent.pk], "managers": [acme.admin.pk]}
     )
     assert "Managers must also be members of the team." in response.content.decode()
+
+
+def test_settings_pages_show_the_rail_with_counts(acme, admin_client):
+    with acme.scope():
+        make_ticket(acme.org)
+    html = admin_client.get("/settings/statuses/").content.decode()
+    assert re.search(r'All open <span class="count">(\d+)</span>', html).group(1) == "1"

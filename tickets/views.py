@@ -5,7 +5,6 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from tenants.access import agent_required
-from tenants.models import Team
 from tickets import placeholders, selectors, services
 from tickets.forms import (
     BulkForm,
@@ -28,13 +27,6 @@ def _filters(request) -> selectors.TicketFilters:
     return selectors.TicketFilters(**data)
 
 
-def _rail(request):
-    return {
-        "counts": selectors.rail_counts(request.organization.pk, request.user),
-        "teams": list(Team.objects.all()),
-    }
-
-
 @require_GET
 @agent_required
 def ticket_list(request):
@@ -49,7 +41,6 @@ def ticket_list(request):
         "statuses": list(Status.objects.all()),
         "priorities": list(Priority.objects.all()),
         "agents": list(agents_queryset()),
-        **_rail(request),
     }
     template = (
         "tickets/_list_rows.html"
@@ -75,7 +66,6 @@ def _detail_context(request, ticket, reply_form=None):
         "agents": list(agents_queryset()),
         "canned": list(CannedResponse.objects.all()),
         "recent": selectors.requester_recent_tickets(ticket),
-        **_rail(request),
     }
 
 
@@ -196,7 +186,7 @@ def ticket_new(request):
         messages.success(request, f"Ticket #{ticket.number} created.")
         return redirect("tickets:detail", number=ticket.number)
     status = 400 if request.method == "POST" else 200
-    return render(request, "tickets/new.html", {"form": form, **_rail(request)}, status=status)
+    return render(request, "tickets/new.html", {"form": form}, status=status)
 
 
 @require_GET
