@@ -38,6 +38,8 @@ INSTALLED_APPS = [
     "django_htmx",
     "tenants",
     "tickets",
+    "inbound_mail",
+    "outbound_mail",
 ]
 
 MIDDLEWARE = [
@@ -176,6 +178,43 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULE: dict = {}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Celery's Django fixup closes the database connection before and after every task unless told
+# to reuse it; a new PostgreSQL connection per task cost ~80 ms per outgoing message in
+# bench/outbound.py. Reused for this many tasks, then reopened.
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=500)
+
+# Inbound mail. Larger messages are stored and quarantined with the reason instead of processed.
+INBOUND_MAX_BYTES = env.int("INBOUND_MAX_BYTES", default=25 * 1024 * 1024)
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "inbound-poll-mailboxes": {"task": "inbound_mail.poll_mailboxes", "schedule": 60.0},
+        "inbound-sweep": {"task": "inbound_mail.sweep", "schedule": 60.0},
+    }
+)
+# ESP inbound webhooks (django-anymail): WEBHOOK_SECRET is the HTTP basic auth "user:password"
+# every ESP posts with (several, comma-separated, while rotating); Mailgun also signs its posts.
+ANYMAIL = {
+    "WEBHOOK_SECRET": env.list("ANYMAIL_WEBHOOK_SECRET", default=[]),
+    "MAILGUN_WEBHOOK_SIGNING_KEY": env.str("MAILGUN_WEBHOOK_SIGNING_KEY", default=""),
+}
+
+# Outgoing mail. The platform's connection is EMAIL_BACKEND: Django's SMTP backend (EMAIL_URL)
+# or an ESP through django-anymail, e.g. EMAIL_BACKEND=anymail.backends.postmark.EmailBackend
+# with ANYMAIL_ESP='{"POSTMARK_SERVER_TOKEN": "..."}'. ESP tracking webhooks post to
+# /tracking/<esp>/ on the platform host with the same WEBHOOK_SECRET.
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default=EMAIL_BACKEND)
+ANYMAIL.update(env.json("ANYMAIL_ESP", default={}))
+# Tenants' own SMTP servers must be public hosts (no SSRF into this network); a single-company
+# install with a mail relay on its LAN, or the tests' loopback server, may allow private ones.
+OUTBOUND_SMTP_ALLOW_PRIVATE_HOSTS = env.bool("OUTBOUND_SMTP_ALLOW_PRIVATE_HOSTS", default=False)
+# Beat sends what has come due (debounced updates, retries) and returns rows a dead worker left
+# `sending`; the debounce is per tenant (two minutes by default), so 15 s is precise enough.
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "outbound-dispatch-due": {"task": "outbound_mail.dispatch_due", "schedule": 15.0},
+        "outbound-sweep-stuck": {"task": "outbound_mail.sweep_stuck", "schedule": 300.0},
+    }
+)
 
 # Sessions live in the database and are read through the cache (one query saved per request).
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"

@@ -37,4 +37,6 @@ urlpatterns = [
     ),
     path("agent/", include("tickets.urls")),
     path("settings/", include("config.urls_settings")),
+    path("", include("inbound_mail.urls")),
+    path("", include("outbound_mail.urls")),
 ]

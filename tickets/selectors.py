@@ -192,9 +192,13 @@ def _compute_rail_counts(user) -> dict:
 
 def ticket_detail(number: int) -> Ticket:
     """The ticket with everything its page shows, in a fixed number of queries."""
+    from outbound_mail.models import OutgoingMessageComment  # the mail each comment went out as
+
     attachments = Attachment.objects.order_by("id")
+    deliveries = OutgoingMessageComment.objects.select_related("message__contact").order_by("id")
     comments = Comment.objects.select_related("author_user", "author_contact").prefetch_related(
-        Prefetch("attachments", queryset=attachments)
+        Prefetch("attachments", queryset=attachments),
+        Prefetch("outgoing_links", queryset=deliveries),
     )
     events = TicketEvent.objects.select_related("actor_user", "actor_contact")
     return (

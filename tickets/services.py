@@ -184,7 +184,6 @@ def ticket_create(
     collaborators: Iterable[Contact] = (),
     created_at=None,
     message_id: str = "",
-    customer: Customer | None = None,
 ) -> Ticket:
     """Open a ticket with its first comment, written by the requester unless an agent acts."""
     now = created_at or timezone.now()
@@ -199,7 +198,7 @@ def ticket_create(
         team=team,
         assignee=assignee,
         requester=requester,
-        customer=customer or requester.customer,
+        customer=requester.customer,
         source=source,
         last_message_preview=_preview(body_text),
         created_at=now,
@@ -573,3 +572,30 @@ def canned_response_save(
     canned.name, canned.body = name.strip(), body
     canned.save()
     return canned
+
+
+# -- customer domains ------------------------------------------------------------------------
+
+
+@transaction.atomic
+def customer_domain_add(
+    *, organization: Organization, domain: str, customer_name: str
+) -> CustomerDomain:
+    """Mail from this domain is filed under the customer (created when new); contacts of the
+    domain who have no customer yet join it."""
+    domain = domain.strip().lower().lstrip("@")
+    customer = Customer.objects.filter(name__iexact=customer_name.strip()).first()
+    if customer is None:
+        customer = Customer.objects.create(organization=organization, name=customer_name.strip())
+    mapping = CustomerDomain.objects.create(
+        organization=organization, customer=customer, domain=domain
+    )
+    Contact.objects.filter(email__endswith=f"@{domain}", customer__isnull=True).update(
+        customer=customer
+    )
+    return mapping
+
+
+def customer_domain_remove(*, mapping: CustomerDomain) -> None:
+    """Only the mapping goes; contacts keep the customer they were given."""
+    mapping.delete()

@@ -93,6 +93,8 @@ class Command(BaseCommand):
             ],
             teams=["Support", "Billing"],
         )
+        self._support_address(acme, "support@acme.localhost")
+        self._support_address(globex, "help@globex.localhost")
         self._people(
             globex, [("agent@globex.test", "Gina Globex", Membership.AGENT)], teams=["Support"]
         )
@@ -103,6 +105,15 @@ class Command(BaseCommand):
     def _org(self, slug, name, tz):
         org = Organization.objects.filter(slug=slug).first()
         return org or tenant_services.organization_create(slug=slug, name=name, timezone=tz)
+
+    def _support_address(self, org, address):
+        """Mail to this address (`manage.py ingest_email`) opens tickets in the demo tenant."""
+        from inbound_mail import services as inbound_services
+        from inbound_mail.models import InboundAddress
+
+        with tenant_scope(org):
+            if not InboundAddress.objects.filter(address=address).exists():
+                inbound_services.inbound_address_add(organization=org, address=address)
 
     def _people(self, org, people, teams):
         with tenant_scope(org), transaction.atomic():

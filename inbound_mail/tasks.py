@@ -1,0 +1,37 @@
+"""Celery entry points for inbound mail: thin wrappers that enter the tenant and call a service.
+
+Retries are not Celery's: a failed message keeps its state and due time in its row, and the
+sweeper queues it again (so a retry survives a worker restart and shows in the quarantine).
+"""
+
+from config.celery import app
+from inbound_mail import services
+from tenants.tasks import TenantTask
+
+
+@app.task(base=TenantTask, name="inbound_mail.process_inbound", ignore_result=True)
+def process_inbound(inbound_id: int, *, organization_id: int) -> str | None:
+    """Parse, classify, thread and apply one received message."""
+    return services.inbound_process(inbound_id=inbound_id)
+
+
+@app.task(base=TenantTask, name="inbound_mail.poll_mailbox", ignore_result=True)
+def poll_mailbox(mailbox_id: int, *, organization_id: int) -> int | None:
+    """Fetch one mailbox's new mail; errors are kept on the mailbox, never raised."""
+    return services.mailbox_poll(mailbox_id=mailbox_id)
+
+
+@app.task(name="inbound_mail.poll_mailboxes", ignore_result=True)
+def poll_mailboxes() -> int:
+    """Every minute (beat): one poll task per enabled mailbox, so one slow server delays no
+    other mailbox."""
+    due = services.mailboxes_due()
+    for organization_id, mailbox_id in due:
+        poll_mailbox.delay(mailbox_id, organization_id=organization_id)
+    return len(due)
+
+
+@app.task(name="inbound_mail.sweep", ignore_result=True)
+def sweep() -> int:
+    """Every minute (beat): queue lost, stuck and retry-due messages again."""
+    return len(services.inbound_sweep())

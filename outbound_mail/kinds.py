@@ -1,0 +1,67 @@
+"""The kinds of mail and notification we send, who each is for, and how each behaves.
+
+A kind names a template, a preference row and an OutgoingMessage's purpose. Customer kinds go
+to requesters and collaborators; agent kinds go to members, after each one's preferences.
+"""
+
+from django.db import models
+
+
+class Kind(models.TextChoices):
+    NEW_TICKET_CONFIRMATION = "new_ticket_confirmation", "New ticket confirmation"
+    AGENT_REPLY = "agent_reply", "Agent reply"
+    TICKET_RESOLVED = "ticket_resolved", "Ticket resolved"
+    STATUS_CHANGED = "status_changed", "Status changed"
+    NEW_TICKET_ALERT = "new_ticket_alert", "New ticket alert"
+    CUSTOMER_REPLY = "customer_reply", "Customer reply"
+    ASSIGNMENT = "assignment", "Assignment"
+    SLA_WARNING = "sla_warning", "SLA warning"
+    SLA_BREACH = "sla_breach", "SLA breach"
+    TEST = "test", "Test email"
+
+
+CUSTOMER_KINDS = (
+    Kind.NEW_TICKET_CONFIRMATION,
+    Kind.AGENT_REPLY,
+    Kind.TICKET_RESOLVED,
+    Kind.STATUS_CHANGED,
+)
+AGENT_KINDS = (
+    Kind.NEW_TICKET_ALERT,
+    Kind.CUSTOMER_REPLY,
+    Kind.ASSIGNMENT,
+    Kind.SLA_WARNING,
+    Kind.SLA_BREACH,
+)
+TEMPLATE_KINDS = CUSTOMER_KINDS + AGENT_KINDS
+# Customer updates wait for the debounce and fold into one message per ticket and recipient.
+FOLDING_KINDS = (Kind.AGENT_REPLY, Kind.TICKET_RESOLVED, Kind.STATUS_CHANGED)
+# What Auto-Submitted (RFC 3834 section 5) says for each automatic kind; human replies have none.
+AUTO_SUBMITTED = {
+    Kind.NEW_TICKET_CONFIRMATION: "auto-replied",  # a direct answer to the customer's message
+    Kind.TICKET_RESOLVED: "auto-generated",
+    Kind.STATUS_CHANGED: "auto-generated",
+    **dict.fromkeys(AGENT_KINDS, "auto-generated"),
+}
+
+
+class Channel(models.TextChoices):
+    """How an agent hears about one kind of event."""
+
+    BOTH = "both", "Email and in-app"
+    EMAIL = "email", "Email only"
+    IN_APP = "in_app", "In-app only"
+    NONE = "none", "Neither"
+
+
+DEFAULT_CHANNEL = Channel.BOTH
+
+# Domain events the SLA work emits (through tickets.events.emit) for this app to mail. Data:
+# {"target": "first_response" | "resolution", "due_at": ISO 8601 datetime}. Nothing emits them
+# yet; the subscriptions and templates are ready for when the SLA scanner does.
+SLA_WARNING = "sla.warning"
+SLA_BREACHED = "sla.breached"
+
+# Templates that start switched off: a customer hears about every status change only if the
+# tenant asks for it (replies and resolution are mailed anyway).
+DISABLED_BY_DEFAULT = (Kind.STATUS_CHANGED,)

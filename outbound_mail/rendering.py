@@ -1,0 +1,155 @@
+"""Tenant templates rendered in a sandbox, wrapped in the tenant's branding, inlined for mail.
+
+The sandbox is a separate Django template Engine: only the tags and filters in
+`outbound_mail.sandbox`, no loaders (nothing to include or extend), no libraries to load,
+invalid lookups render as "". The HTML engine autoescapes; text and subject do not.
+"""
+
+import re
+from dataclasses import dataclass
+from functools import cache, lru_cache
+from pathlib import Path
+
+import css_inline
+from django.template import Context, Engine, TemplateSyntaxError
+from django.template.loader import render_to_string
+
+DEFAULTS_DIR = Path(__file__).resolve().parent / "default_templates"
+TAG_RE = re.compile(r"\[#(\d+)\]")
+
+
+class SandboxEngine(Engine):
+    # Django's own builtins (with load, include, debug, ...) are replaced, not extended.
+    default_builtins = ["outbound_mail.sandbox"]
+
+
+@cache
+def _engine(autoescape: bool) -> SandboxEngine:
+    return SandboxEngine(
+        loaders=[], libraries={}, builtins=[], string_if_invalid="", autoescape=autoescape
+    )
+
+
+class TemplateError(Exception):
+    """A tenant template that does not compile or render; the message says where and why."""
+
+
+@dataclass(frozen=True)
+class Source:
+    subject: str
+    body_text: str
+    body_html: str
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    body_text: str
+    body_html: str
+
+
+@cache
+def default_source(kind: str) -> Source:
+    """The template shipped with the product for `kind`."""
+    folder = DEFAULTS_DIR / kind
+    return Source(
+        subject=(folder / "subject.txt").read_text().strip(),
+        body_text=(folder / "body.txt").read_text(),
+        body_html=(folder / "body.html").read_text(),
+    )
+
+
+def _compile(source: str, *, html: bool, part: str):
+    try:
+        return _compiled(source, html)
+    except TemplateSyntaxError as exc:
+        raise TemplateError(f"{part}: {exc}") from exc
+
+
+@lru_cache(maxsize=512)
+def _compiled(source: str, html: bool):
+    # Keyed by the text itself: a compiled template holds no tenant data, and an edited
+    # template is new text. Parsing was a third of rendering's cost in bench/outbound.py.
+    return _engine(html).from_string(source)
+
+
+def _render(source: str, context: dict, *, html: bool, part: str) -> str:
+    template = _compile(source, html=html, part=part)
+    try:
+        return template.render(Context(context, autoescape=html))
+    except Exception as exc:  # a filter argument that only fails at render time
+        raise TemplateError(f"{part}: {exc}") from exc
+
+
+def check(source: Source, context: dict) -> None:
+    """Raise TemplateError unless all three parts compile and render with `context`."""
+    render(source, context)
+
+
+def clean_subject(subject: str) -> str:
+    # A header must not contain CR or LF (RFC 5322 2.2); a template or a customer's subject
+    # with newlines would otherwise inject headers.
+    return " ".join(subject.split())[:400]
+
+
+def tagged_subject(subject: str, number: int) -> str:
+    """The subject with `[#number]`, which threads the customer's reply by subject."""
+    if int(number) in {int(n) for n in TAG_RE.findall(subject)}:
+        return subject
+    return f"{subject} [#{number}]".strip()
+
+
+def render(source: Source, context: dict) -> Rendered:
+    return Rendered(
+        subject=clean_subject(_render(source.subject, context, html=False, part="Subject")),
+        body_text=_render(source.body_text, context, html=False, part="Text"),
+        body_html=_render(source.body_html, context, html=True, part="HTML")
+        if source.body_html.strip()
+        else "",
+    )
+
+
+@dataclass(frozen=True)
+class Branding:
+    name: str
+    accent_color: str
+    logo_url: str
+    footer_text: str
+
+
+def brand(rendered: Rendered, branding: Branding) -> Rendered:
+    """Wrap the body in the tenant's branding; the HTML part is inlined for mail clients."""
+    text = rendered.body_text.rstrip() + "\n"
+    if branding.footer_text:
+        # "-- " starts a signature block (RFC 3676 4.3); clients fold it away in replies.
+        text += f"\n-- \n{branding.footer_text.strip()}\n"
+    html_body = rendered.body_html or _text_as_html(rendered.body_text)
+    page = render_to_string(
+        "outbound_mail/email/layout.html", {"body": html_body, "brand": branding}
+    )
+    return Rendered(subject=rendered.subject, body_text=text, body_html=inline_css(page))
+
+
+def _text_as_html(text: str) -> str:
+    from tickets.sanitize import text_to_html
+
+    return text_to_html(text)
+
+
+@cache
+def _inliner() -> css_inline.CSSInliner:
+    # Never fetch <link> stylesheets a template names: rendering must not make network calls.
+    return css_inline.CSSInliner(load_remote_stylesheets=False, keep_style_tags=False)
+
+
+def inline_css(page: str) -> str:
+    return _inliner().inline(page)
+
+
+COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
+DEFAULT_COLOR = "#2563eb"
+
+
+def safe_color(value: str) -> str:
+    """The accent colour goes into CSS; anything but #rrggbb could break out of it."""
+    return value if COLOR_RE.match(value or "") else DEFAULT_COLOR
