@@ -2,7 +2,9 @@
 
 An allow-list, not a deny-list: `load`, `include`, `extends`, `debug`, `url`, `csrf_token`,
 `autoescape`, `for`, `safe` and everything else Django ships are simply not registered, so
-templates using them fail to compile and are refused when saved. Without `for` and with only
+templates using them fail to compile and are refused when saved. Filters that pad to a width
+the template names (center, ljust, rjust) are left out too: `ljust:"999999999"` would make a
+worker allocate a gigabyte. Without `for` and with only
 plain strings in the context a template cannot loop (no runaway rendering); without `safe`
 and `autoescape` it cannot unescape what customers wrote.
 """
@@ -15,7 +17,6 @@ ALLOWED_TAGS = ("comment", "firstof", "if", "now", "spaceless", "templatetag", "
 ALLOWED_FILTERS = (
     "add",
     "capfirst",
-    "center",
     "cut",
     "default",
     "default_if_none",
@@ -24,10 +25,8 @@ ALLOWED_FILTERS = (
     "length",
     "linebreaks",
     "linebreaksbr",
-    "ljust",
     "lower",
     "pluralize",
-    "rjust",
     "slice",
     "striptags",
     "title",

@@ -75,6 +75,8 @@ def test_lookups_into_objects_render_nothing(acme, mailer, run):
             "Invalid block tag on line 1: 'autoescape'",
         ),
         ("{{ requester_name|safe }}", "Invalid filter: 'safe'"),
+        ('{{ requester_name|ljust:"999999999" }}', "Invalid filter: 'ljust'"),
+        ('{{ requester_name|center:"999999999" }}', "Invalid filter: 'center'"),
         (
             "{{ ticket_subject.__class__ }}",
             "Variables and attributes may not begin with underscores",
