@@ -131,6 +131,9 @@ if AWS_STORAGE_BUCKET_NAME:
             "access_key": env.str("AWS_ACCESS_KEY_ID", default="") or None,
             "secret_key": env.str("AWS_SECRET_ACCESS_KEY", default="") or None,
             "region_name": env.str("AWS_S3_REGION_NAME", default="") or None,
+            # Path style (endpoint/bucket/key): MinIO and other self-hosted endpoints have no
+            # per-bucket DNS names.
+            "addressing_style": env.str("AWS_S3_ADDRESSING_STYLE", default="path"),
             "default_acl": None,
             "querystring_auth": True,
             "file_overwrite": True,
