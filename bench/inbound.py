@@ -633,7 +633,7 @@ def cleanup(org) -> None:
 
     # The bench tenant and everything it owns; nothing else is touched. Tickets first: they
     # protect the contacts, statuses and priorities they point at.
-    with scopes_disabled():
+    with scopes_disabled():  # only the bench tenant's rows
         Ticket.objects.filter(organization=org).delete()
         org.delete()
 

@@ -27,7 +27,7 @@ class InboundAddressForm(forms.Form):
         if "+" in address.partition("@")[0]:
             raise forms.ValidationError("Use the address without a +tag.")
         # Addresses are unique across tenants; the answer is yes or no, never whose it is.
-        with scopes_disabled():
+        with scopes_disabled():  # yes/no uniqueness across tenants
             taken = InboundAddress.objects.filter(address=address).exists()
         if taken:
             raise forms.ValidationError("This address is already in use.")

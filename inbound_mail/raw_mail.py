@@ -47,7 +47,7 @@ def delete_if_unused(sha256: str) -> bool:
     """Remove the bytes when no row of any tenant, nor the platform quarantine, refers to them."""
     # The raw object is shared by every tenant that received the same bytes; only a count
     # across tenants can tell whether it is still needed. Nothing else is read.
-    with scopes_disabled():
+    with scopes_disabled():  # a count across tenants only
         in_use = (
             InboundMessage.objects.filter(sha256=sha256).exists()
             or UnclaimedMessage.objects.filter(sha256=sha256).exists()

@@ -74,7 +74,7 @@ def organizations_for(recipients: Iterable[str]) -> list[Organization]:
         return []
     candidates = set(recipients) | {split_plus(r)[0] for r in recipients}
     # Routing runs before any tenant is known: it reads only addresses and their tenants.
-    with scopes_disabled():
+    with scopes_disabled():  # no tenant is known yet
         rows = InboundAddress.objects.filter(address__in=candidates).select_related("organization")
         known = {row.address: (row.organization, row.plus_addressing) for row in rows}
     found: dict[int, Organization] = {}
@@ -105,7 +105,7 @@ def platform_addresses(addresses: Iterable[str]) -> set[str]:
     bases = {split_plus(a)[0] for a in addresses} | set(addresses)
     # A cross-tenant read of addresses only: a ticket must not copy another tenant's support
     # address as a collaborator, or the two helpdesks would mail each other.
-    with scopes_disabled():
+    with scopes_disabled():  # addresses only, across tenants
         known = set(
             InboundAddress.objects.filter(address__in=bases).values_list("address", flat=True)
         )

@@ -555,7 +555,7 @@ def inbound_sweep(*, now=None) -> list[tuple[int, int]]:
     """
     now = now or timezone.now()
     # The sweeper serves every tenant; it reads ids and states only and queues tenant tasks.
-    with scopes_disabled(), transaction.atomic():
+    with scopes_disabled(), transaction.atomic():  # ids and states of every tenant
         due = list(
             InboundMessage.objects.select_for_update(skip_locked=True)  # skip rows in work
             .filter(status__in=[Status.RECEIVED, Status.FAILED], due_at__lte=now)
@@ -771,7 +771,7 @@ def _poll_failed(mailbox: Mailbox, error: str) -> None:
 def mailboxes_due() -> list[tuple[int, int]]:
     """(organization_id, mailbox_id) of every enabled mailbox, for the minute's polls."""
     # Beat serves every tenant: it reads ids only and queues one tenant task per mailbox.
-    with scopes_disabled():
+    with scopes_disabled():  # ids of every tenant's mailboxes
         return list(
             Mailbox.objects.filter(enabled=True).values_list("organization_id", "pk").order_by("pk")
         )

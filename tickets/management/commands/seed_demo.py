@@ -81,7 +81,7 @@ class Command(BaseCommand):
     def handle(self, *args, tickets, **options):
         rng = random.Random(42)
         # Seeding spans tenants and creates them, so no single tenant can be active here.
-        with scopes_disabled():
+        with scopes_disabled():  # seeding creates the tenants
             acme = self._org("acme", "Acme Support", "Europe/Berlin")
             globex = self._org("globex", "Globex Help", "America/New_York")
         self._people(
