@@ -36,6 +36,7 @@ import nh3
 
 from inbound_mail import autoreply, bounces, forwards, quoting
 from inbound_mail.bounces import Bounce
+from tickets.sanitize import MAX_HTML_DEPTH, clean_html, html_nesting_ok
 
 __all__ = [
     "Address",
@@ -57,7 +58,6 @@ MAX_DEPTH = 50
 MAX_PARTS = 500
 MAX_BOUNDARY_LINES = 20_000
 MAX_BODY_CHARS = 2_000_000
-MAX_HTML_DEPTH = 400
 MAX_HEADER_CHARS = 100_000
 MAX_IDS = 100
 MAX_ADDRESSES = 1_000
@@ -1406,87 +1406,8 @@ def _strip_tags(source: str) -> str:
     return _collapse_blank_lines(_SPACE_RE.sub(" ", text)).strip()
 
 
-_TAG_OPEN_CLOSE_RE = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9:-]{0,30})")
-# Elements that do not nest (void) or that the HTML parser closes implicitly.
-_FLAT_TAGS = _words(
-    "br img hr meta input link area base col embed source track wbr param p li td th tr "
-    "dd dt option"
-)
-
-
-def html_nesting_ok(source: str) -> bool:
-    """False when elements nest deeper than MAX_HTML_DEPTH. The sanitiser's tree
-    builder is quadratic in depth (200,000 unclosed <div> took two minutes), so such
-    HTML is not sanitised at all."""
-    if source.count("<") <= MAX_HTML_DEPTH:
-        return True
-    depth = 0
-    for match in _TAG_OPEN_CLOSE_RE.finditer(source):
-        if match.group(2).lower() in _FLAT_TAGS:
-            continue
-        depth = depth - 1 if match.group(1) else depth + 1
-        if depth > MAX_HTML_DEPTH:
-            return False
-    return True
-
-
-_HTML_TAGS = frozenset(nh3.ALLOWED_TAGS | {"font", "tfoot", "center"})
-_TABLE_ATTRS = {"width", "height", "align", "valign", "bgcolor", "colspan", "rowspan"}
-_HTML_ATTRIBUTES = {
-    "*": {"style", "title", "dir", "lang", "align"},
-    "a": {"href", "name"},
-    "img": {"src", "alt", "width", "height"},
-    "table": {"width", "border", "cellpadding", "cellspacing", "bgcolor", "summary"},
-    "td": _TABLE_ATTRS | {"headers"},
-    "th": _TABLE_ATTRS | {"headers", "scope"},
-    "tr": {"valign", "bgcolor"},
-    "col": {"span", "width"},
-    "colgroup": {"span", "width"},
-    "font": {"color", "face", "size"},
-    "ol": {"start", "type"},
-    "ul": {"type"},
-    "li": {"value"},
-    "blockquote": {"cite", "type"},
-    "hr": {"width", "size"},
-    "time": {"datetime"},
-}
-_STYLE_PROPERTIES = _words(
-    "color background-color font font-family font-size font-weight font-style "
-    "text-decoration text-align text-indent vertical-align line-height white-space margin "
-    "margin-top margin-right margin-bottom margin-left padding padding-top padding-right "
-    "padding-bottom padding-left border border-top border-right border-bottom border-left "
-    "border-color border-style border-width border-collapse width height max-width "
-    "min-width list-style-type direction"
-)
-_IMAGE_DATA_RE = re.compile(r"data:image/(?:png|gif|jpe?g|webp|bmp);", re.I)
-
-
-def _attribute_filter(tag: str, attr: str, value: str) -> str | None:
-    # url_schemes must allow cid: and data: for inline images, but a data: link is a
-    # script vector, so data: survives only as an <img> raster image.
-    is_data = attr in ("href", "src", "cite") and value.lstrip()[:5].lower() == "data:"
-    if is_data and not (tag == "img" and attr == "src" and _IMAGE_DATA_RE.match(value.lstrip())):
-        return None
-    return value
-
-
-def sanitize_html(source: str, *, depth_checked: bool = False) -> str:
-    """Safe HTML for display: common formatting, tables, images (http, cid: and data:
-    rasters), no scripts, styles, event handlers or comments; links get
-    rel="noopener noreferrer". "" for HTML nested too deeply to sanitise in time."""
-    if not depth_checked and not html_nesting_ok(source):
-        return ""
-    return nh3.clean(
-        source,
-        tags=_HTML_TAGS,
-        clean_content_tags={"script", "style", "title"},
-        attributes=_HTML_ATTRIBUTES,
-        attribute_filter=_attribute_filter,
-        url_schemes={"http", "https", "mailto", "tel", "cid", "data"},
-        filter_style_properties=_STYLE_PROPERTIES,
-        link_rel="noopener noreferrer",
-        strip_comments=True,
-    )
+# The one sanitiser of the project lives with the tickets it protects; the parser uses it.
+sanitize_html = clean_html
 
 
 # --------------------------------------------------------------------------- attachments

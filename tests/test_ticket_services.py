@@ -111,7 +111,24 @@ def test_canned_placeholders_fill_from_plain_values(in_acme):
 
 def test_clean_html_strips_script_and_handlers():
     dirty = '<p onclick="x()">Hi<script>alert(1)</script><a href="javascript:alert(1)">l</a></p>'
-    assert clean_html(dirty) == '<p>Hi<a rel="noopener noreferrer nofollow">l</a></p>'
+    assert clean_html(dirty) == '<p>Hi<a rel="noopener noreferrer">l</a></p>'
+
+
+def test_clean_html_keeps_data_urls_only_as_raster_images():
+    dirty = (
+        '<a href="data:text/html,<script>alert(1)</script>">x</a>'
+        '<img src="data:image/png;base64,iVBORw0KGgo=">'
+        '<img src="data:image/svg+xml;base64,PHN2Zz4=">'
+        '<img src="cid:part1@mail">'
+    )
+    assert clean_html(dirty) == (
+        '<a rel="noopener noreferrer">x</a><img src="data:image/png;base64,iVBORw0KGgo=">'
+        '<img><img src="cid:part1@mail">'
+    )
+
+
+def test_clean_html_refuses_html_nested_too_deep_to_sanitise_in_time():
+    assert clean_html("<div>" * 5000 + "x") == ""
 
 
 def test_safe_filename():
