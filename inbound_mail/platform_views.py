@@ -8,7 +8,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from inbound_mail import raw_mail, selectors, services
+from inbound_mail import selectors, services
 from inbound_mail.models import UnclaimedMessage
 from inbound_mail.views import raw_download
 
@@ -36,11 +36,7 @@ def unclaimed(request):
 @staff_required
 def unclaimed_raw(request, pk: int):
     message = get_object_or_404(UnclaimedMessage, pk=pk)
-    try:
-        raw = raw_mail.read(message.sha256)
-    except raw_mail.RawMailMissing:
-        raise Http404("The raw message is missing from storage.") from None
-    return raw_download(raw, f"unclaimed-{message.pk}")
+    return raw_download(message.sha256, f"unclaimed-{message.pk}")
 
 
 @require_POST

@@ -14,8 +14,12 @@ from tickets import services as ticket_services
 from tickets.models import CustomerDomain, Ticket
 
 
-def raw_download(raw: bytes, name: str) -> HttpResponse:
+def raw_download(sha256: str, name: str) -> HttpResponse:
     """The message as received, as a file to open in a mail client (never rendered inline)."""
+    try:
+        raw = raw_mail.read(sha256)
+    except raw_mail.RawMailMissing:
+        raise Http404("The raw message is missing from storage.") from None
     response = HttpResponse(raw, content_type="message/rfc822")
     response["Content-Disposition"] = f'attachment; filename="{name}.eml"'
     response["X-Content-Type-Options"] = "nosniff"
@@ -44,11 +48,7 @@ def _message(pk: int) -> InboundMessage:
 @admin_required
 def message_raw(request, pk: int):
     message = _message(pk)
-    try:
-        raw = raw_mail.read(message.sha256)
-    except raw_mail.RawMailMissing:
-        raise Http404("The raw message is missing from storage.") from None
-    return raw_download(raw, f"message-{message.pk}")
+    return raw_download(message.sha256, f"message-{message.pk}")
 
 
 @require_POST

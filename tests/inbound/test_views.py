@@ -93,6 +93,14 @@ def test_download_raw_of_own_message_only(support, deliver):
     assert client.get(f"/settings/mail/messages/{other.pk}/raw/").status_code == 404
 
 
+def test_download_of_raw_missing_from_storage_is_404(support, deliver):
+    acme, _ = support
+    row = _quarantined(acme, deliver, "Lost bytes")
+    default_storage.delete(raw_mail.raw_storage_path(row.sha256))
+    response = acme.client(acme.admin).get(f"/settings/mail/messages/{row.pk}/raw/")
+    assert response.status_code == 404
+
+
 def test_reprocess_and_delete(support, deliver, django_capture_on_commit_callbacks):
     acme, globex = support
     row = _quarantined(acme, deliver, "Again")
