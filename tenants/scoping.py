@@ -41,3 +41,29 @@ def assert_writable(obj) -> None:
             f"{type(obj).__name__} of organization {obj.organization_id} "
             f"written while tenant {active} is active"
         )
+
+
+def bulk_create_checked(model, rows: list, **options) -> None:
+    """bulk_create skips save(), and with it the tenant guard: every row is checked here."""
+    for row in rows:
+        assert_writable(row)
+    if rows:
+        model.objects.bulk_create(rows, **options)
+
+
+def bulk_update_checked(model, rows: list, fields: list[str]) -> None:
+    """Write `fields` of rows that exist and that this transaction holds locked, in one
+    statement: INSERT ... ON CONFLICT (id) DO UPDATE SET those fields.
+
+    Django's bulk_update builds a CASE with one WHEN per row for every field, which costs some
+    2 ms per row to compile; the upsert costs what bulk_create does. The rows must be complete
+    (no deferred fields): the insert half is never taken, but it is checked like an insert.
+    """
+    for row in rows:
+        assert_writable(row)
+        if row.get_deferred_fields():
+            raise ValueError(f"{type(row).__name__} {row.pk} is not complete")
+    if rows:
+        model.objects.bulk_create(
+            rows, update_conflicts=True, unique_fields=["id"], update_fields=fields
+        )

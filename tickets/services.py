@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tenants.models import Organization, Team, User
+from tenants.scoping import bulk_create_checked, bulk_update_checked
 from tickets import events
 from tickets.models import (
     DONE_CATEGORIES,
@@ -85,10 +86,15 @@ def defaults_create(*, organization: Organization) -> None:
 
 
 def default_status(category: str = StatusCategory.NEW) -> Status:
-    statuses = list(Status.objects.filter(category=category).order_by("-is_default", "position"))
-    if not statuses:
+    return pick_default_status(Status.objects.filter(category=category), category)
+
+
+def pick_default_status(statuses: Iterable[Status], category: str) -> Status:
+    """The status a ticket gets when it enters `category`: the default one, else the first."""
+    candidates = [s for s in statuses if s.category == category]
+    if not candidates:
         raise Status.DoesNotExist(f"no status in category {category}")
-    return statuses[0]
+    return min(candidates, key=lambda s: (not s.is_default, s.position))
 
 
 def default_priority() -> Priority:
@@ -138,16 +144,27 @@ def contact_mark_undeliverable(*, contact: Contact, reason: str) -> bool:
 
 
 def _next_number(organization: Organization) -> int:
+    return _next_numbers(organization, 1)[0]
+
+
+def _next_numbers(organization: Organization, count: int) -> list[int]:
     # The UPDATE takes the row lock until commit, so concurrent creators queue here and each
-    # gets its own number (PostgreSQL row lock; SQLite serialises writers anyway).
+    # gets its own numbers (PostgreSQL row lock; SQLite serialises writers anyway).
     Organization.objects.filter(pk=organization.pk).update(
-        last_ticket_number=F("last_ticket_number") + 1
+        last_ticket_number=F("last_ticket_number") + count
     )
-    return Organization.objects.values_list("last_ticket_number", flat=True).get(pk=organization.pk)
+    last = Organization.objects.values_list("last_ticket_number", flat=True).get(pk=organization.pk)
+    return list(range(last - count + 1, last + 1))
 
 
 def _event(ticket, kind, *, actor_user=None, actor_contact=None, **data) -> TicketEvent:
-    return TicketEvent.objects.create(
+    event = _event_row(ticket, kind, actor_user=actor_user, actor_contact=actor_contact, **data)
+    event.save()
+    return event
+
+
+def _event_row(ticket, kind, *, actor_user=None, actor_contact=None, **data) -> TicketEvent:
+    return TicketEvent(
         organization_id=ticket.organization_id,
         ticket=ticket,
         kind=kind,
@@ -187,32 +204,22 @@ def ticket_create(
 ) -> Ticket:
     """Open a ticket with its first comment, written by the requester unless an agent acts."""
     now = created_at or timezone.now()
-    status = default_status(StatusCategory.NEW)
-    ticket = Ticket.objects.create(
+    ticket = _ticket_row(
         organization=organization,
         number=_next_number(organization),
-        subject=(subject or "").strip()[:300] or "(no subject)",
-        status=status,
-        status_category=status.category,
+        subject=subject,
+        status=default_status(StatusCategory.NEW),
         priority=priority or default_priority(),
+        requester=requester,
+        source=source,
+        body_text=body_text,
+        created_at=now,
         team=team,
         assignee=assignee,
-        requester=requester,
-        customer=requester.customer,
-        source=source,
-        last_message_preview=_preview(body_text),
-        created_at=now,
-        updated_at=now,
-        last_activity_at=now,
     )
-    _event(
-        ticket,
-        TicketEvent.Kind.CREATED,
-        actor_user=actor_user,
-        actor_contact=None if actor_user else requester,
-        source=source,
-    )
-    channel = {"email": "email", "portal": "portal", "api": "api"}.get(source, "agent")
+    ticket.save()
+    _created_event_row(ticket, actor_user, source).save()
+    channel = _channel_of(source)
     _comment_insert(
         ticket=ticket,
         body_text=body_text,
@@ -231,17 +238,66 @@ def ticket_create(
             Collaborator.objects.get_or_create(
                 organization=organization, ticket=ticket, contact=contact
             )
-    events.emit(
-        events.DomainEvent(
-            events.TICKET_CREATED,
-            organization.pk,
-            ticket.pk,
-            actor_user.pk if actor_user else None,
-            {"source": source, "by_contact": actor_user is None},
-        )
-    )
+    events.emit(_ticket_created(ticket, actor_user, source))
     transaction.on_commit(lambda: bump_list_version(organization.pk))
     return ticket
+
+
+def _ticket_row(
+    *,
+    organization,
+    number,
+    subject,
+    status,
+    priority,
+    requester,
+    source,
+    body_text,
+    created_at,
+    team=None,
+    assignee=None,
+) -> Ticket:
+    return Ticket(
+        organization=organization,
+        number=number,
+        subject=(subject or "").strip()[:300] or "(no subject)",
+        status=status,
+        status_category=status.category,
+        priority=priority,
+        team=team,
+        assignee=assignee,
+        requester=requester,
+        customer_id=requester.customer_id,
+        source=source,
+        last_message_preview=_preview(body_text),
+        created_at=created_at,
+        updated_at=created_at,
+        last_activity_at=created_at,
+    )
+
+
+def _channel_of(source: str) -> str:
+    return {"email": "email", "portal": "portal", "api": "api"}.get(source, "agent")
+
+
+def _created_event_row(ticket: Ticket, actor_user, source: str) -> TicketEvent:
+    return _event_row(
+        ticket,
+        TicketEvent.Kind.CREATED,
+        actor_user=actor_user,
+        actor_contact=None if actor_user else ticket.requester,
+        source=source,
+    )
+
+
+def _ticket_created(ticket: Ticket, actor_user, source: str) -> events.DomainEvent:
+    return events.DomainEvent(
+        events.TICKET_CREATED,
+        ticket.organization_id,
+        ticket.pk,
+        actor_user.pk if actor_user else None,
+        {"source": source, "by_contact": actor_user is None},
+    )
 
 
 def _comment_insert(
@@ -258,7 +314,39 @@ def _comment_insert(
     created_at,
     message_id="",
 ) -> Comment:
-    comment = Comment.objects.create(
+    comment = _comment_row(
+        ticket=ticket,
+        body_text=body_text,
+        body_html=body_html,
+        full_text=full_text,
+        is_public=is_public,
+        author_user=author_user,
+        author_contact=author_contact,
+        channel=channel,
+        created_at=created_at,
+        message_id=message_id,
+    )
+    comment.save()
+    stored = [attachment_store(ticket=ticket, comment=comment, upload=upload) for upload in uploads]
+    if _link_inline_images(comment, ticket, stored):
+        comment.save(update_fields=["body_html"])
+    return comment
+
+
+def _comment_row(
+    *,
+    ticket,
+    body_text,
+    body_html,
+    full_text,
+    is_public,
+    author_user,
+    author_contact,
+    channel,
+    created_at,
+    message_id="",
+) -> Comment:
+    return Comment(
         organization_id=ticket.organization_id,
         ticket=ticket,
         is_public=is_public,
@@ -271,17 +359,16 @@ def _comment_insert(
         message_id=message_id[:255],
         created_at=created_at,
     )
-    stored = [attachment_store(ticket=ticket, comment=comment, upload=upload) for upload in uploads]
-    if stored and "cid:" in comment.body_html:
-        _link_inline_images(comment, ticket, stored)
-    return comment
 
 
 _CID_SRC_RE = re.compile(r'src="cid:([^"]*)"', re.IGNORECASE)
 
 
-def _link_inline_images(comment: Comment, ticket: Ticket, stored: list[Attachment]) -> None:
-    """Mail HTML shows inline images as `cid:<Content-ID>` (RFC 2392): point them at our copies."""
+def _link_inline_images(comment: Comment, ticket: Ticket, stored: list[Attachment]) -> bool:
+    """Mail HTML shows inline images as `cid:<Content-ID>` (RFC 2392): point them at our copies.
+    True when the comment's HTML changed (the caller saves it)."""
+    if not stored or "cid:" not in comment.body_html:
+        return False
     urls = {
         a.content_id: reverse("tickets:attachment", args=[ticket.number, a.pk])
         for a in stored
@@ -293,9 +380,9 @@ def _link_inline_images(comment: Comment, ticket: Ticket, stored: list[Attachmen
         return f'src="{url}"' if url else match.group(0)
 
     linked = _CID_SRC_RE.sub(replace, comment.body_html)
-    if linked != comment.body_html:
-        comment.body_html = linked
-        comment.save(update_fields=["body_html"])
+    changed = linked != comment.body_html
+    comment.body_html = linked
+    return changed
 
 
 @transaction.atomic
@@ -334,11 +421,7 @@ def comment_create(
         created_at=now,
         message_id=message_id,
     )
-    fields = {"last_activity_at": now, "updated_at": now}
-    if is_public:
-        fields["last_message_preview"] = _preview(body_text)
-    if is_public and author_user and ticket.first_response_at is None:
-        fields["first_response_at"] = now
+    fields = _comment_ticket_fields(ticket, comment, now)
     Ticket.objects.filter(pk=ticket.pk).update(**fields)
     for name, value in fields.items():
         setattr(ticket, name, value)
@@ -350,25 +433,43 @@ def comment_create(
         comment_id=comment.pk,
         public=is_public,
     )
-    if author_contact and not author_user and is_public and reopen and not auto_generated:
+    if _reopens(comment, reopen=reopen, auto_generated=auto_generated):
         _reopen_on_customer_reply(ticket, author_contact)
-    events.emit(
-        events.DomainEvent(
-            events.COMMENT_ADDED,
-            ticket.organization_id,
-            ticket.pk,
-            author_user.pk if author_user else None,
-            {
-                "comment_id": comment.pk,
-                "public": is_public,
-                "send_now": send_now,
-                "by_contact": bool(author_contact and not author_user),
-                "auto_generated": auto_generated,
-            },
-        )
-    )
+    events.emit(_comment_added(comment, send_now=send_now, auto_generated=auto_generated))
     transaction.on_commit(lambda: bump_list_version(ticket.organization_id))
     return comment
+
+
+def _comment_ticket_fields(ticket: Ticket, comment: Comment, now) -> dict:
+    """What a new comment changes on its ticket."""
+    fields = {"last_activity_at": now, "updated_at": now}
+    if comment.is_public:
+        fields["last_message_preview"] = _preview(comment.body_text)
+    if comment.is_public and comment.author_user_id and ticket.first_response_at is None:
+        fields["first_response_at"] = now
+    return fields
+
+
+def _reopens(comment: Comment, *, reopen: bool, auto_generated: bool) -> bool:
+    """A customer's public reply reopens a done (or pending) ticket; an auto-reply never does."""
+    by_contact = comment.author_contact_id and not comment.author_user_id
+    return bool(by_contact and comment.is_public and reopen and not auto_generated)
+
+
+def _comment_added(comment: Comment, *, send_now: bool, auto_generated: bool):
+    return events.DomainEvent(
+        events.COMMENT_ADDED,
+        comment.organization_id,
+        comment.ticket_id,
+        comment.author_user_id,
+        {
+            "comment_id": comment.pk,
+            "public": comment.is_public,
+            "send_now": send_now,
+            "by_contact": bool(comment.author_contact_id and not comment.author_user_id),
+            "auto_generated": auto_generated,
+        },
+    )
 
 
 def _reopen_on_customer_reply(ticket: Ticket, contact: Contact) -> None:
@@ -377,39 +478,50 @@ def _reopen_on_customer_reply(ticket: Ticket, contact: Contact) -> None:
 
 
 def _set_status(ticket, status, *, actor_user=None, actor_contact=None) -> None:
+    change = _status_change(ticket, status, actor_user=actor_user, actor_contact=actor_contact)
+    if change is None:
+        return
+    event, domain_event = change
+    ticket.save(update_fields=STATUS_FIELDS)
+    event.save()
+    events.emit(domain_event)
+
+
+STATUS_FIELDS = ["status", "status_category", "updated_at", "resolved_at", "closed_at"]
+
+
+def _status_change(ticket, status, *, actor_user=None, actor_contact=None):
+    """Move the ticket (in memory) to `status`: (its TicketEvent row, its domain event), or
+    None when it is there already. The caller saves STATUS_FIELDS and the row."""
     old = ticket.status
     if old.pk == status.pk:
-        return
+        return None
     now = timezone.now()
     ticket.status = status
     ticket.status_category = status.category
     ticket.updated_at = now
     ticket.resolved_at = (ticket.resolved_at or now) if status.category in DONE_CATEGORIES else None
     ticket.closed_at = now if status.category == StatusCategory.CLOSED else None
-    ticket.save(
-        update_fields=["status", "status_category", "updated_at", "resolved_at", "closed_at"]
-    )
-    _event(
+    event = _event_row(
         ticket,
         TicketEvent.Kind.STATUS,
         actor_user=actor_user,
         actor_contact=actor_contact,
         **{"from": old.name, "to": status.name, "to_category": status.category},
     )
-    events.emit(
-        events.DomainEvent(
-            events.STATUS_CHANGED,
-            ticket.organization_id,
-            ticket.pk,
-            actor_user.pk if actor_user else None,
-            {
-                "from": old.name,
-                "to": status.name,
-                "from_category": old.category,
-                "to_category": status.category,
-            },
-        )
+    domain_event = events.DomainEvent(
+        events.STATUS_CHANGED,
+        ticket.organization_id,
+        ticket.pk,
+        actor_user.pk if actor_user else None,
+        {
+            "from": old.name,
+            "to": status.name,
+            "from_category": old.category,
+            "to_category": status.category,
+        },
     )
+    return event, domain_event
 
 
 @transaction.atomic
@@ -527,11 +639,325 @@ def collaborator_add(*, ticket: Ticket, contact: Contact, actor_user=None, actor
     return collaborator
 
 
+# -- in bulk ---------------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class _Opening:
+    subject: str
+    source: str
+    created_at: object
+    requester: str
+    body: dict
+    uploads: Sequence[Upload]
+    collaborators: list[str]
+    ticket: Ticket | None = None
+    comment: Comment | None = None
+
+
+@dataclass(eq=False)
+class _Reply:
+    ticket: Ticket
+    author: str
+    body: dict
+    uploads: Sequence[Upload]
+    collaborators: list[str]
+    auto_generated: bool
+    comment: Comment | None = None
+
+
+class Bulk:
+    """Tickets opened and customer replies added together, in a fixed number of statements
+    however many there are (inbound mail applies messages in batches).
+
+    The rows, timeline events and domain events are those ticket_create and comment_create make
+    for a contact writing by email. The caller holds the locks those take: the tickets it
+    replies on were read with select_for_update (with their status), each at most once.
+    Contacts are named by address and found or created together in flush(). Each opening or
+    reply is registered under a key of the caller's; written() answers for it after flush().
+    """
+
+    def __init__(self, organization: Organization):
+        self.organization = organization
+        self._items: dict[object, _Opening | _Reply] = {}
+        self._names: dict[str, str] = {}
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @property
+    def _openings(self) -> list[_Opening]:
+        return [i for i in self._items.values() if isinstance(i, _Opening)]
+
+    @property
+    def _replies(self) -> list[_Reply]:
+        return [i for i in self._items.values() if isinstance(i, _Reply)]
+
+    def _name(self, address: str, name: str) -> str:
+        address = address.strip().lower()
+        if name and not self._names.get(address):
+            self._names[address] = name
+        else:
+            self._names.setdefault(address, "")
+        return address
+
+    def open_ticket(
+        self,
+        key,
+        *,
+        subject: str,
+        requester: tuple[str, str],
+        body_text: str,
+        body_html: str = "",
+        full_text: str = "",
+        source: str = Ticket.Source.EMAIL,
+        uploads: Sequence[Upload] = (),
+        collaborators: Iterable[tuple[str, str]] = (),
+        message_id: str = "",
+    ) -> None:
+        """A new ticket whose first comment the requester wrote; `collaborators` join it."""
+        self._items[key] = _Opening(
+            subject=subject,
+            source=source,
+            created_at=timezone.now(),
+            requester=self._name(*requester),
+            body={
+                "body_text": body_text,
+                "body_html": body_html,
+                "full_text": full_text,
+                "message_id": message_id,
+            },
+            uploads=uploads,
+            collaborators=[self._name(*c) for c in collaborators],
+        )
+
+    def add_reply(
+        self,
+        key,
+        *,
+        ticket: Ticket,
+        author: tuple[str, str],
+        body_text: str,
+        body_html: str = "",
+        full_text: str = "",
+        uploads: Sequence[Upload] = (),
+        collaborators: Iterable[tuple[str, str]] = (),
+        message_id: str = "",
+        auto_generated: bool = False,
+    ) -> None:
+        """A contact's public reply by email; its author and `collaborators` become the
+        ticket's collaborators (the requester excepted), unless it is auto-generated."""
+        self._items[key] = _Reply(
+            ticket=ticket,
+            author=self._name(*author),
+            body={
+                "body_text": body_text,
+                "body_html": body_html,
+                "full_text": full_text,
+                "message_id": message_id,
+                "created_at": timezone.now(),
+            },
+            uploads=uploads,
+            collaborators=[self._name(*c) for c in collaborators],
+            auto_generated=auto_generated,
+        )
+
+    def written(self, key) -> tuple[Ticket, Comment]:
+        """After flush(): the ticket and the comment written for `key`."""
+        item = self._items[key]
+        return item.ticket, item.comment
+
+    def flush(self) -> None:
+        if not self._items:
+            return
+        contacts = contacts_for(organization=self.organization, names=self._names)
+        statuses = list(Status.objects.all())
+        event_rows: list[TicketEvent] = []
+        domain_events: list[events.DomainEvent] = []
+        self._create_tickets(contacts, statuses, event_rows)
+        comments = self._create_comments(contacts)
+        self._store_attachments(comments)
+        touched = self._update_replied_tickets(statuses, event_rows, domain_events)
+        self._add_collaborators(contacts, event_rows, touched)
+        bulk_create_checked(TicketEvent, event_rows)
+        domain_events[:0] = [_ticket_created(o.ticket, None, o.source) for o in self._openings]
+        domain_events += [
+            _comment_added(r.comment, send_now=False, auto_generated=r.auto_generated)
+            for r in self._replies
+        ]
+        for domain_event in domain_events:
+            events.emit(domain_event)
+        organization_id = self.organization.pk
+        transaction.on_commit(lambda: bump_list_version(organization_id))
+
+    def _create_tickets(self, contacts, statuses, event_rows) -> None:
+        openings = self._openings
+        if not openings:
+            return
+        status = pick_default_status(statuses, StatusCategory.NEW)
+        priority = default_priority()
+        numbers = _next_numbers(self.organization, len(openings))
+        for opening, number in zip(openings, numbers, strict=True):
+            opening.ticket = _ticket_row(
+                organization=self.organization,
+                number=number,
+                subject=opening.subject,
+                status=status,
+                priority=priority,
+                requester=contacts[opening.requester],
+                source=opening.source,
+                body_text=opening.body["body_text"],
+                created_at=opening.created_at,
+            )
+        bulk_create_checked(Ticket, [o.ticket for o in openings])
+        event_rows.extend(_created_event_row(o.ticket, None, o.source) for o in openings)
+
+    def _create_comments(self, contacts) -> list[tuple[Comment, Ticket, Sequence[Upload]]]:
+        made = []
+        for item in self._items.values():
+            opening = isinstance(item, _Opening)
+            body = dict(item.body)
+            body.setdefault("created_at", item.ticket.created_at)
+            item.comment = _comment_row(
+                ticket=item.ticket,
+                is_public=True,
+                author_user=None,
+                author_contact=contacts[item.requester if opening else item.author],
+                channel=_channel_of(item.source) if opening else Comment.Channel.EMAIL,
+                **body,
+            )
+            made.append((item.comment, item.ticket, item.uploads))
+        bulk_create_checked(Comment, [m[0] for m in made])
+        return made
+
+    def _store_attachments(self, comments) -> None:
+        stored = {
+            id(comment): [_attachment_row(ticket=ticket, comment=comment, upload=u) for u in ups]
+            for comment, ticket, ups in comments
+            if ups
+        }
+        if not stored:
+            return
+        bulk_create_checked(Attachment, [a for rows in stored.values() for a in rows])
+        linked = [
+            comment
+            for comment, ticket, _ in comments
+            if _link_inline_images(comment, ticket, stored.get(id(comment), []))
+        ]
+        if linked:
+            Comment.objects.bulk_update(linked, ["body_html"])
+
+    def _update_replied_tickets(self, statuses, event_rows, domain_events) -> set:
+        replies = self._replies
+        if not replies:
+            return set()
+        fields: set[str] = set()
+        for reply in replies:
+            ticket, comment = reply.ticket, reply.comment
+            changes = _comment_ticket_fields(ticket, comment, comment.created_at)
+            for name, value in changes.items():
+                setattr(ticket, name, value)
+            fields.update(changes)
+            event_rows.append(
+                _event_row(
+                    ticket,
+                    TicketEvent.Kind.COMMENT,
+                    actor_contact=comment.author_contact,
+                    comment_id=comment.pk,
+                    public=True,
+                )
+            )
+            reopening = ticket.status_category in (*DONE_CATEGORIES, StatusCategory.PENDING)
+            if reopening and _reopens(comment, reopen=True, auto_generated=reply.auto_generated):
+                opened = pick_default_status(statuses, StatusCategory.OPEN)
+                change = _status_change(ticket, opened, actor_contact=comment.author_contact)
+                if change is not None:
+                    event_rows.append(change[0])
+                    domain_events.append(change[1])
+                    fields.update(STATUS_FIELDS)
+        bulk_update_checked(Ticket, [r.ticket for r in replies], sorted(fields))
+        return {r.ticket.pk for r in replies}
+
+    def _add_collaborators(self, contacts, event_rows, touched) -> None:
+        existing = set(
+            Collaborator.objects.filter(ticket_id__in=touched).values_list(
+                "ticket_id", "contact_id"
+            )
+        )
+        rows = []
+        for item in self._items.values():
+            ticket = item.ticket
+            is_reply = isinstance(item, _Reply)
+            if is_reply and item.auto_generated:
+                continue
+            addresses = [item.author, *item.collaborators] if is_reply else item.collaborators
+            for address in addresses:
+                contact = contacts[address]
+                key = (ticket.pk, contact.pk)
+                if contact.pk == ticket.requester_id or key in existing:
+                    continue
+                existing.add(key)
+                rows.append(
+                    Collaborator(
+                        organization_id=ticket.organization_id, ticket=ticket, contact=contact
+                    )
+                )
+                if is_reply:
+                    event_rows.append(
+                        _event_row(
+                            ticket,
+                            TicketEvent.Kind.COLLABORATOR,
+                            actor_contact=contacts[item.author],
+                            added=contact.email,
+                        )
+                    )
+        bulk_create_checked(Collaborator, rows, ignore_conflicts=True)
+
+
+def contacts_for(*, organization: Organization, names: dict[str, str]) -> dict[str, Contact]:
+    """The contacts for these addresses (address -> display name), the missing ones created
+    with their customer from the domain map: a fixed number of statements for any number."""
+    wanted = {email.strip().lower(): name for email, name in names.items()}
+    found = {c.email: c for c in Contact.objects.filter(email__in=wanted)}
+    for email, contact in found.items():
+        if wanted[email] and not contact.name:
+            contact.name = wanted[email][:200]
+            contact.save(update_fields=["name"])
+    missing = [email for email in wanted if email not in found]
+    if missing:
+        domains = {email.rsplit("@", 1)[-1] for email in missing}
+        customers = dict(
+            CustomerDomain.objects.filter(domain__in=domains).values_list("domain", "customer_id")
+        )
+        bulk_create_checked(
+            Contact,
+            [
+                Contact(
+                    organization=organization,
+                    email=email,
+                    name=wanted[email][:200],
+                    customer_id=customers.get(email.rsplit("@", 1)[-1]),
+                )
+                for email in missing
+            ],
+            ignore_conflicts=True,  # a concurrent message from the same new sender made it
+        )
+        found.update({c.email: c for c in Contact.objects.filter(email__in=missing)})
+    return found
+
+
 # -- attachments -----------------------------------------------------------------------------
 
 
 def attachment_store(*, ticket: Ticket, comment: Comment | None, upload: Upload) -> Attachment:
     """Store the bytes content-addressed under the tenant's prefix and record them."""
+    attachment = _attachment_row(ticket=ticket, comment=comment, upload=upload)
+    attachment.save()
+    return attachment
+
+
+def _attachment_row(*, ticket: Ticket, comment: Comment | None, upload: Upload) -> Attachment:
+    """Write the bytes (once per content) and return the unsaved row that records them."""
     digest = hashlib.sha256(upload.content).hexdigest()
     path = f"orgs/{ticket.organization_id}/attachments/{digest[:2]}/{digest}"
     if not default_storage.exists(path):
@@ -541,7 +967,7 @@ def attachment_store(*, ticket: Ticket, comment: Comment | None, upload: Upload)
     content_type = upload.content_type or (
         mimetypes.guess_type(upload.filename)[0] or "application/octet-stream"
     )
-    return Attachment.objects.create(
+    return Attachment(
         organization_id=ticket.organization_id,
         ticket=ticket,
         comment=comment,
