@@ -6,8 +6,11 @@ headers, and by subject alone; HTML-only mail, attachments, legacy charsets (ISO
 windows-1252, KOI8-R, ISO-2022-JP, GB2312, Shift_JIS); auto-replies on a conversation and
 alone; bounces (DSNs about mail we sent); byte-identical duplicates. It is fed in waves (the
 n-th message of every conversation, then the next ones), because a tag reply needs its
-ticket's number; each wave is stored through `inbound_receive` (the intake every door uses)
-while two Celery worker processes consume `process_inbound` from Redis at the same time.
+ticket's number; each wave is stored in chunks of 200 through `inbound_receive_many` (the
+intake of IMAP fetches and `ingest_email` on an mbox or a folder), which queues one
+`process_inbound_batch` task per 100 messages (INBOUND_BATCH_SIZE), while two Celery worker
+processes consume them from Redis. `--one-by-one` stores and processes each message on its own
+instead, as a webhook or an MTA pipe delivers it.
 
 Prints messages per second end to end (first intake to last processed), per-message latency
 (received to processed: median and p95), where the time went, and for every kind of message
@@ -434,12 +437,26 @@ def build(wave: list[Planned], tickets: dict) -> tuple[float, float]:
     return time.perf_counter() - wall, time.process_time() - cpu
 
 
-def feed(wave: list[Planned], services) -> float:
+def feed(wave: list[Planned], services, one_by_one: bool) -> float:
+    """Store the wave as the doors do: in chunks, as an IMAP fetch or an mbox arrives
+    (inbound_receive_many: one transaction, one processing task per INBOUND_BATCH_SIZE), or one
+    message at a time, as ESP webhooks and an MTA pipe deliver (`--one-by-one`)."""
     started = time.perf_counter()
-    for planned in wave:
-        receipt = services.inbound_receive(raw=planned.raw, source="command")
-        planned.row_id = receipt.inbound_ids[0]
+    if one_by_one:
+        for planned in wave:
+            receipt = services.inbound_receive(raw=planned.raw, source="command")
+            planned.row_id = receipt.inbound_ids[0]
+        return time.perf_counter() - started
+    for start in range(0, len(wave), FEED_CHUNK):
+        chunk = wave[start : start + FEED_CHUNK]
+        receipts = services.inbound_receive_many(raws=[p.raw for p in chunk], source="command")
+        for planned, receipt in zip(chunk, receipts, strict=True):
+            planned.row_id = receipt.inbound_ids[0]
     return time.perf_counter() - started
+
+
+# Messages per intake call when feeding in chunks (ingest_email uses the same size).
+FEED_CHUNK = 200
 
 
 def conversation_tickets(org, wave: list[Planned], tickets: dict) -> None:
@@ -504,6 +521,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--keep", action="store_true", help="keep the bench tenant's data")
     parser.add_argument(
+        "--one-by-one",
+        action="store_true",
+        help="store and process each message on its own (webhook and MTA-pipe doors)",
+    )
+    parser.add_argument(
         "--notifications",
         action="store_true",
         help="let the workers also do outbound mail's work for each event",
@@ -547,7 +569,8 @@ def run(args) -> None:
     print(
         f"{total} messages in {len(waves)} waves, {args.conversations} conversations; "
         f"{args.workers} worker processes; outbound notifications "
-        f"{'on' if args.notifications else 'off'}"
+        f"{'on' if args.notifications else 'off'}; intake "
+        f"{'one message at a time' if args.one_by_one else f'in chunks of {FEED_CHUNK}'}"
     )
     measured = drive(org, waves, args)
     report(
@@ -578,7 +601,7 @@ def drive(org, waves: list[list[Planned]], args) -> dict:
         for wave in waves:
             wall, cpu = build(wave, tickets)
             building = [building[0] + wall, building[1] + cpu]
-            intake += feed(wave, services)
+            intake += feed(wave, services, args.one_by_one)
             wait_idle(org, workers)
             conversation_tickets(org, wave, tickets)
         elapsed = time.perf_counter() - started - building[0]

@@ -188,6 +188,8 @@ CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=500)
 
 # Inbound mail. Larger messages are stored and quarantined with the reason instead of processed.
 INBOUND_MAX_BYTES = env.int("INBOUND_MAX_BYTES", default=25 * 1024 * 1024)
+# Messages stored together (an IMAP fetch, an mbox) are processed in tasks of up to this many.
+INBOUND_BATCH_SIZE = env.int("INBOUND_BATCH_SIZE", default=100)
 CELERY_BEAT_SCHEDULE.update(
     {
         "inbound-poll-mailboxes": {"task": "inbound_mail.poll_mailboxes", "schedule": 60.0},

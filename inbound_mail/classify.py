@@ -41,13 +41,14 @@ def is_our_own(parsed: ParsedMessage) -> bool:
     return parsed.message_id.lower().endswith("@" + settings.MAIL_DOMAIN.lower())
 
 
-def classify(parsed: ParsedMessage) -> Verdict:
+def classify(parsed: ParsedMessage, *, spam_rule_for=selectors.spam_rule_for) -> Verdict:
+    """`spam_rule_for(address)` finds the rule that rejects a sender (the batch passes its own)."""
     if is_our_own(parsed):
         return Verdict(LOOP, f"loop: our own message <{parsed.message_id}> came back")
     sender = sender_address(parsed)
     if not sender and parsed.bounce is None:
         return Verdict(NO_SENDER, "no sender address (From, Sender, Reply-To): nobody to answer")
-    rule = selectors.spam_rule_for(sender) if sender else None
+    rule = spam_rule_for(sender) if sender else None
     if rule is not None:
         return Verdict(
             SPAM, f"spam: {rule.get_kind_display().lower()} {rule.value} is on the spam list"

@@ -2,57 +2,50 @@
 
 Two messages of one thread share a Message-ID (one names the other in In-Reply-To/References,
 or both name their parent) or, for clients that drop those headers, a sender and a normalized
-subject. Each such key hashes to one of SLOTS lock rows of the tenant; a message locks all of
-its slots (SELECT ... FOR UPDATE, in slot order, so two messages never wait on each other in
-a cycle) before it looks for its ticket, and holds them until its ticket or comment is
-committed. The second message of a thread therefore sees the first one's ticket. On SQLite
-the row locks are no-ops, but SQLite runs one writing transaction at a time anyway.
+subject. Each such key, with the tenant, hashes to a 64-bit number. A message (or a batch of
+them) takes a PostgreSQL transaction-level advisory lock on each of its numbers before it looks
+for its ticket, all in one statement and in ascending order, so two transactions never wait on
+each other in a cycle; the locks last until its ticket or comment is committed. The second
+message of a thread therefore sees the first one's ticket.
+
+Advisory locks need no rows, so the key space is 2^64 and unrelated messages practically never
+wait for each other. (The lock rows this replaced had 1,024 slots per tenant, and two batches of
+50 messages nearly always shared one, so the two workers took turns.) On SQLite this is a
+no-op: SQLite runs one writing transaction at a time anyway.
 """
 
 import hashlib
+from collections.abc import Iterable
 
-from inbound_mail.models import ThreadLock
+from django.contrib.postgres.fields import ArrayField
+from django.db import connection
+from django.db.models import BigIntegerField, Func, IntegerField, Value
+from django.db.models.functions import Cast
+
 from tenants.models import Organization
 
-SLOTS = 1024
-# Tenants whose lock rows this process has made sure of, keyed by (id, created_at) so that a
-# recreated tenant with a reused id is not mistaken for the old one.
-_ready: set[tuple[int, object]] = set()
+# Made by migration inbound_mail 0002: locks each distinct key of a bigint[] in ascending order.
+LOCK_FUNCTION = "helpdesk_lock_keys"
 
 
-class LockRowsMissing(Exception):
-    """Fewer lock rows than slots: they are created on the next try."""
+def lock_number(organization_id: int, key: str) -> int:
+    """The advisory lock number of a thread key in a tenant (a signed 64-bit integer)."""
+    digest = hashlib.blake2b(f"{organization_id}\0{key}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
-def slot_of(key: str) -> int:
-    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big") % SLOTS
-
-
-def ensure_tenant_slots(organization: Organization) -> None:
-    """Create the tenant's lock rows, all at once and outside any transaction: an INSERT that
-    waits for a concurrent INSERT of the same row while holding other locks could deadlock."""
-    key = (organization.pk, organization.created_at)
-    if key in _ready:
-        return
-    if ThreadLock.objects.count() < SLOTS:
-        ThreadLock.objects.bulk_create(
-            [ThreadLock(organization=organization, slot=slot) for slot in range(SLOTS)],
-            ignore_conflicts=True,
-        )
-    _ready.add(key)
-
-
-def lock_slots(slots: list[int]) -> None:
-    """Inside a transaction: hold the slots (in slot order) until it ends."""
-    locked = list(
-        ThreadLock.objects.select_for_update()
-        .filter(slot__in=slots)
-        .order_by("slot")
-        .values_list("slot", flat=True)
+def lock_thread_keys(organization_id: int, keys: Iterable[str]) -> int:
+    """Inside a transaction: hold these thread keys until it ends; how many locks were taken."""
+    numbers = sorted({lock_number(organization_id, key) for key in keys})
+    if not numbers or connection.vendor != "postgresql":
+        return 0
+    locked = Func(
+        Cast(Value(numbers), ArrayField(BigIntegerField())),
+        function=LOCK_FUNCTION,
+        output_field=IntegerField(),
     )
-    if len(locked) != len(slots):
-        _ready.clear()
-        raise LockRowsMissing(f"lock rows missing for slots {sorted(set(slots) - set(locked))}")
+    rows = Organization.objects.filter(pk=organization_id).annotate(locked=locked)
+    return rows.values_list("locked", flat=True).get()
 
 
 def thread_keys(

@@ -247,19 +247,3 @@ class ThreadReference(TenantModel):
                 fields=["organization", "message_id"], name="threadref_unique_id"
             )
         ]
-
-
-class ThreadLock(TenantModel):
-    """Rows to lock (SELECT ... FOR UPDATE) while a message is threaded and applied.
-
-    A message locks the slots its Message-IDs and its (sender, subject) hash to, so two messages
-    of one thread are applied one after the other and the second sees the first's ticket.
-    Slots are a fixed small set per tenant: an unrelated message sharing a slot only waits.
-    """
-
-    slot = models.PositiveIntegerField()
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["organization", "slot"], name="threadlock_unique_slot")
-        ]

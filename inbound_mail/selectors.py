@@ -21,19 +21,28 @@ def default_inbound_address() -> InboundAddress | None:
 
 def spam_rule_for(address: str) -> SpamRule | None:
     """The rule that rejects this sender: the address itself, its domain or a parent domain."""
+    return SpamRule.objects.filter(value__in=spam_candidates(address)).order_by("value").first()
+
+
+def spam_candidates(address: str) -> list[str]:
+    """The values a rule may have to reject this sender: the address and its domains."""
     address = address.strip().lower()
     labels = address.rpartition("@")[2].split(".")
-    domains = [".".join(labels[i:]) for i in range(len(labels) - 1)]
-    return SpamRule.objects.filter(value__in=[address, *domains]).order_by("value").first()
+    return [address, *(".".join(labels[i:]) for i in range(len(labels) - 1))]
 
 
 def staff_membership(address: str) -> Membership | None:
     """The tenant's active staff member who uses this address, if any."""
-    return (
-        Membership.objects.filter(user__email=address.strip().lower(), user__is_active=True)
-        .select_related("user")
-        .first()
-    )
+    return staff_memberships([address]).get(address.strip().lower())
+
+
+def staff_memberships(addresses: list[str]) -> dict[str, Membership]:
+    """Address -> the tenant's active staff member who uses it, for any number of addresses."""
+    wanted = {a.strip().lower() for a in addresses if a}
+    if not wanted:
+        return {}
+    rows = Membership.objects.filter(user__email__in=wanted, user__is_active=True)
+    return {m.user.email: m for m in rows.select_related("user")}
 
 
 def quarantine_list(*, show: str = "quarantine") -> QuerySet[InboundMessage]:

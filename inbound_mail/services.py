@@ -1,16 +1,21 @@
 """Every state change of inbound mail: intake, processing, retries, the quarantine, settings.
 
 Intake stores the raw bytes, records one InboundMessage per tenant the recipients name (or an
-UnclaimedMessage when none does), commits, and only then queues `process_inbound`. Processing
-claims the row, parses, classifies, threads and applies in one transaction under the thread's
-locks (see locks.py), so a message is applied once however often it is delivered or queued.
+UnclaimedMessage when none does), commits, and only then queues its processing: one
+`process_inbound` per lone message, one `process_inbound_batch` per INBOUND_BATCH_SIZE messages
+stored together. Processing claims the rows, parses, classifies, threads and applies in one
+transaction under the thread's locks (see locks.py), so a message is applied once however often
+it is delivered or queued. `decide` holds the rules; it reads through `Reads`, which batch.py
+answers for many messages at once.
 """
 
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -28,9 +33,9 @@ from inbound_mail.models import (
     UnclaimedMessage,
 )
 from inbound_mail.parsing import Address, ParsedMessage, parse_message
-from inbound_mail.threading import Sender, ThreadMatch, find_ticket, thread_ids
+from inbound_mail.threading import Lookup, Sender, ThreadMatch, find_ticket, thread_ids
 from tenants.models import Membership, Organization, User
-from tenants.scoping import tenant_scope
+from tenants.scoping import bulk_create_checked, tenant_scope
 from tickets import mail_tokens
 from tickets import services as ticket_services
 from tickets.models import Comment, Contact, StatusCategory, Ticket
@@ -72,56 +77,171 @@ def inbound_receive(
     A mailbox's mail belongs to the mailbox's tenant. Other mail is routed by its recipients;
     `fallback_organization` takes what no tenant claimed (`ingest_email --tenant`).
     """
-    sha256 = raw_mail.store(raw)
-    summary = routing.summarize(raw)
-    envelope = [r.strip().lower() for r in envelope_recipients if r and "@" in r]
-    if mailbox is not None:
-        organizations = [mailbox.organization]
-    else:
-        organizations = routing.route(summary=summary, envelope_recipients=envelope)
-    if not organizations and fallback_organization is not None:
-        organizations = [fallback_organization]
-    receipt = Receipt(sha256=sha256)
-    if not organizations:
-        receipt.unclaimed_id = _unclaimed_record(sha256, len(raw), source, envelope, summary).pk
-        return receipt
-    for organization in organizations:
-        with tenant_scope(organization):
-            row = _inbound_record(
-                organization, sha256, len(raw), source, envelope, summary, mailbox
-            )
-        receipt.inbound_ids.append(row.pk)
+    [receipt] = inbound_receive_many(
+        raws=[raw],
+        source=source,
+        mailbox=mailbox,
+        fallback_organization=fallback_organization,
+        envelope_recipients=envelope_recipients,
+    )
     return receipt
 
 
-def _inbound_record(organization, sha256, size, source, envelope, summary, mailbox):
-    now = timezone.now()
-    oversize = size > settings.INBOUND_MAX_BYTES
-    try:
-        with transaction.atomic():
-            row = InboundMessage.objects.create(
-                organization=organization,
-                source=source,
-                mailbox=mailbox,
-                sha256=sha256,
-                size=size,
-                envelope_recipients=envelope,
-                message_id=summary.message_id,
-                from_address=summary.from_address,
-                subject=summary.subject,
-                status=Status.QUARANTINED if oversize else Status.RECEIVED,
-                reason=_oversize_reason(size) if oversize else "",
-                received_at=now,
-                due_at=None if oversize else now + STUCK_AFTER,
-            )
-    except IntegrityError:
-        # These exact bytes were received before (a redelivery, an IMAP resync): one row.
-        row = InboundMessage.objects.get(sha256=sha256)
-    if row.status == Status.RECEIVED:
-        # Also for an existing row still waiting: a redelivery after a crash queues it again
-        # (the claim in inbound_process makes a second queueing harmless).
-        _enqueue_after_commit(row)
-    return row
+def inbound_receive_many(
+    *,
+    raws: Sequence[bytes],
+    source: str,
+    mailbox: Mailbox | None = None,
+    fallback_organization: Organization | None = None,
+    envelope_recipients: Iterable[str] = (),
+) -> list[Receipt]:
+    """Store messages that arrived together (an mbox, an IMAP fetch) as `inbound_receive`
+    stores one, in one transaction, and queue their processing in batches once that is
+    committed. One receipt per message, in the order of `raws`.
+
+    The statements do not grow with the batch: one routing query, an insert and a read-back
+    per tenant, and the same for the platform quarantine.
+    """
+    envelope = [r.strip().lower() for r in envelope_recipients if r and "@" in r]
+    # Mail is data first: the bytes are in storage before any row names them.
+    arrivals = [_Arrival(raw_mail.store(raw), len(raw), routing.summarize(raw)) for raw in raws]
+    if not arrivals:
+        return []
+    owners = _owners(arrivals, envelope, mailbox, fallback_organization)
+    with transaction.atomic():
+        rows, unclaimed = _record(
+            arrivals, owners, source=source, envelope=envelope, mailbox=mailbox
+        )
+        for organization_id, inbound_ids in _waiting(arrivals, owners, rows).items():
+            _enqueue_chunks_after_commit(organization_id, inbound_ids)
+    return [
+        Receipt(
+            sha256=a.sha256,
+            inbound_ids=[rows[o.pk][a.sha256][0] for o in organizations],
+            unclaimed_id=None if organizations else unclaimed[a.sha256],
+        )
+        for a, organizations in zip(arrivals, owners, strict=True)
+    ]
+
+
+@dataclass(frozen=True)
+class _Arrival:
+    """One message of an intake: its stored bytes' name and size, and its header summary."""
+
+    sha256: str
+    size: int
+    summary: routing.HeaderSummary
+
+
+def _owners(
+    arrivals: list[_Arrival],
+    envelope: list[str],
+    mailbox: Mailbox | None,
+    fallback: Organization | None,
+) -> list[list[Organization]]:
+    """The tenants of each message; an empty list for the platform quarantine."""
+    if mailbox is not None:
+        owners = [[mailbox.organization] for _ in arrivals]
+    else:
+        summaries = [a.summary for a in arrivals]
+        owners = routing.route_many(summaries=summaries, envelope_recipients=envelope)
+    fallback_owners = [fallback] if fallback is not None else []
+    return [organizations or fallback_owners for organizations in owners]
+
+
+def _record(
+    arrivals: list[_Arrival],
+    owners: list[list[Organization]],
+    *,
+    source: str,
+    envelope: list[str],
+    mailbox: Mailbox | None,
+) -> tuple[dict[int, dict[str, tuple[int, str]]], dict[str, int]]:
+    """Every tenant's rows (tenant id -> sha256 -> (id, status)), then the platform
+    quarantine's (sha256 -> id)."""
+    pairs = list(zip(arrivals, owners, strict=True))
+    tenants = {o.pk: o for organizations in owners for o in organizations}
+    rows = {
+        pk: _inbound_records(
+            organization,
+            [a for a, organizations in pairs if organization in organizations],
+            source=source,
+            envelope=envelope,
+            mailbox=mailbox,
+        )
+        for pk, organization in tenants.items()
+    }
+    unclaimed = [a for a, organizations in pairs if not organizations]
+    return rows, _unclaimed_records(unclaimed, source=source, envelope=envelope)
+
+
+def _inbound_records(
+    organization: Organization,
+    arrivals: list[_Arrival],
+    *,
+    source: str,
+    envelope: list[str],
+    mailbox: Mailbox | None,
+) -> dict[str, tuple[int, str]]:
+    """One tenant's rows for these messages: sha256 -> (id, status)."""
+    rows = [_inbound_row(organization, a, source, envelope, mailbox) for a in _distinct(arrivals)]
+    with tenant_scope(organization):
+        # Bytes this tenant received before (a redelivery, an IMAP resync) keep their one row.
+        # Ignored conflicts return no ids on any database, so every row is read back.
+        bulk_create_checked(InboundMessage, _in_lock_order(rows), ignore_conflicts=True)
+        found = InboundMessage.objects.filter(sha256__in=[r.sha256 for r in rows])
+        values = found.values_list("sha256", "pk", "status")
+        recorded = {sha: (pk, status) for sha, pk, status in values}
+    _require_all(recorded, rows)
+    return recorded
+
+
+def _inbound_row(
+    organization: Organization,
+    arrival: _Arrival,
+    source: str,
+    envelope: list[str],
+    mailbox: Mailbox | None,
+) -> InboundMessage:
+    now = timezone.now()  # per message: lists show a batch in the order it arrived
+    oversize = arrival.size > settings.INBOUND_MAX_BYTES
+    return InboundMessage(
+        organization=organization,
+        source=source,
+        mailbox=mailbox,
+        sha256=arrival.sha256,
+        size=arrival.size,
+        envelope_recipients=envelope,
+        message_id=arrival.summary.message_id,
+        from_address=arrival.summary.from_address,
+        subject=arrival.summary.subject,
+        status=Status.QUARANTINED if oversize else Status.RECEIVED,
+        reason=_oversize_reason(arrival.size) if oversize else "",
+        received_at=now,
+        due_at=None if oversize else now + STUCK_AFTER,
+    )
+
+
+def _distinct(arrivals: list[_Arrival]) -> list[_Arrival]:
+    """Identical bytes once (they are one row), in the order they came."""
+    return list({a.sha256: a for a in arrivals}.values())
+
+
+def _in_lock_order(
+    rows: list[InboundMessage | UnclaimedMessage],
+) -> list[InboundMessage | UnclaimedMessage]:
+    # PostgreSQL locks each unique key an INSERT ... ON CONFLICT writes until the commit; two
+    # intakes holding the same messages in different orders (two mailboxes that both got a
+    # Cc) would wait for each other. In one global order they only queue.
+    return sorted(rows, key=lambda row: row.sha256)
+
+
+def _require_all(recorded: dict[str, Any], rows: list[InboundMessage | UnclaimedMessage]) -> None:
+    # SQLite's INSERT OR IGNORE skips any violated constraint, not only the duplicate: a row
+    # that is not there now would be a message lost without a word.
+    missing = [r.sha256 for r in rows if r.sha256 not in recorded]
+    if missing:
+        raise IntegrityError(f"intake recorded no row for {', '.join(missing)}")
 
 
 def _oversize_reason(size: int) -> str:
@@ -132,29 +252,70 @@ def _oversize_reason(size: int) -> str:
     )
 
 
+def _waiting(
+    arrivals: list[_Arrival],
+    owners: list[list[Organization]],
+    recorded: dict[int, dict[str, tuple[int, str]]],
+) -> dict[int, list[int]]:
+    """Per tenant, the rows to process, in the order their messages came: new rows, and
+    existing ones still `received` (a redelivery after a crash queues them again; the claim
+    in inbound_process makes a second queueing harmless). Quarantined and finished rows are
+    left as they are."""
+    waiting: dict[int, dict[int, None]] = {}
+    for arrival, organizations in zip(arrivals, owners, strict=True):
+        for organization in organizations:
+            pk, status = recorded[organization.pk][arrival.sha256]
+            if status == Status.RECEIVED:
+                waiting.setdefault(organization.pk, {})[pk] = None
+    return {org_id: list(ids) for org_id, ids in waiting.items()}
+
+
 def _enqueue_after_commit(row: InboundMessage) -> None:
-    from inbound_mail.tasks import process_inbound
-
-    pk, org_id = row.pk, row.organization_id
-    # robust: the message is stored either way; if the broker is down the sweeper queues it.
-    transaction.on_commit(lambda: process_inbound.delay(pk, organization_id=org_id), robust=True)
+    _enqueue_chunks_after_commit(row.organization_id, [row.pk])
 
 
-def _unclaimed_record(sha256, size, source, envelope, summary) -> UnclaimedMessage:
-    row, _ = UnclaimedMessage.objects.get_or_create(
-        sha256=sha256,
-        defaults={
-            "source": source,
-            "size": size,
-            "envelope_recipients": envelope,
-            "header_recipients": summary.recipients[:50],
-            "message_id": summary.message_id,
-            "from_address": summary.from_address,
-            "subject": summary.subject,
-            "reason": "no recipient is an inbound address of any tenant",
-        },
-    )
-    return row
+def _enqueue_chunks_after_commit(organization_id: int, inbound_ids: list[int]) -> None:
+    """One task per INBOUND_BATCH_SIZE rows (a lone row keeps the one-message task)."""
+    from inbound_mail.tasks import process_inbound, process_inbound_batch
+
+    size = settings.INBOUND_BATCH_SIZE
+    for start in range(0, len(inbound_ids), size):
+        chunk = inbound_ids[start : start + size]
+        if len(chunk) == 1:
+            send = partial(process_inbound.delay, chunk[0], organization_id=organization_id)
+        else:
+            send = partial(process_inbound_batch.delay, chunk, organization_id=organization_id)
+        # robust: the messages are stored either way; if the broker is down the sweeper
+        # queues them. One callback per chunk, so one failed publish loses no other chunk.
+        transaction.on_commit(send, robust=True)
+
+
+def _unclaimed_records(
+    arrivals: list[_Arrival], *, source: str, envelope: list[str]
+) -> dict[str, int]:
+    """Platform quarantine rows for mail no tenant claimed: sha256 -> id."""
+    rows = [
+        UnclaimedMessage(
+            sha256=a.sha256,
+            source=source,
+            size=a.size,
+            envelope_recipients=envelope,
+            header_recipients=a.summary.recipients[:50],
+            message_id=a.summary.message_id,
+            from_address=a.summary.from_address,
+            subject=a.summary.subject,
+            reason="no recipient is an inbound address of any tenant",
+        )
+        for a in _distinct(arrivals)
+    ]
+    if not rows:
+        return {}
+    # The same bytes seen before keep their row, as with tenants' rows above.
+    UnclaimedMessage.objects.bulk_create(_in_lock_order(rows), ignore_conflicts=True)
+    found = UnclaimedMessage.objects.filter(sha256__in=[r.sha256 for r in rows])
+    recorded = dict(found.values_list("sha256", "pk"))
+    _require_all(recorded, rows)
+    return recorded
 
 
 # -- processing ------------------------------------------------------------------------------
@@ -176,35 +337,49 @@ def inbound_process(*, inbound_id: int) -> str | None:
     row `received` for the sweeper. Returns the new status, or None when there was nothing to
     do. Any failure leaves the row `failed` with the reason, to be retried with backoff.
     """
-    locks.ensure_tenant_slots(_active_organization())
     try:
         with transaction.atomic():
             row = _claim(inbound_id)
             if row is None:
                 return None
             parsed = parse_message(raw_mail.read(row.sha256))
-            locks.lock_slots(_slots(parsed))
-            outcome = _decide(row, parsed)
-            _finish(row, outcome)
+            locks.lock_thread_keys(row.organization_id, thread_keys(parsed))
+            outcome = apply_decided(row, parsed)
+            finish(row, outcome)
     except Exception as exc:
         logger.exception("inbound message %s failed", inbound_id)
         return _record_failure(inbound_id, exc)
     return outcome.status
 
 
-def _active_organization() -> Organization:
+def inbound_process_batch(*, inbound_ids: list[int]) -> dict[str, int]:
+    """Process several received messages of the active tenant together (see batch.py); how
+    many ended in each status."""
+    from inbound_mail import batch
+
+    return batch.process_batch(inbound_ids)
+
+
+def active_organization() -> Organization:
     return get_scope()["organization"]
 
 
 def _claim(inbound_id: int) -> InboundMessage | None:
+    rows = claim([inbound_id])
+    return rows[0] if rows else None
+
+
+def claim(inbound_ids: list[int]) -> list[InboundMessage]:
+    """Lock these messages if they are still `received` and nobody else holds them."""
     rows = InboundMessage.objects.select_for_update(skip_locked=True)
-    rows = rows.filter(pk=inbound_id, status=Status.RECEIVED)
+    rows = rows.filter(pk__in=inbound_ids, status=Status.RECEIVED).order_by("pk")
     if connection.vendor == "postgresql":
         rows = rows.annotate(_commit=_ASYNC_COMMIT)
-    row = rows.first()
-    if row is not None:
-        row.organization = _active_organization()  # the task's tenant: no need to read it again
-    return row
+    rows = list(rows)
+    organization = active_organization()
+    for row in rows:
+        row.organization = organization  # the task's tenant: no need to read it again
+    return rows
 
 
 # What this transaction writes is derived from the raw message, which was committed durably at
@@ -221,31 +396,34 @@ _ASYNC_COMMIT = Func(
 )
 
 
-def _slots(parsed: ParsedMessage) -> list[int]:
-    keys = locks.thread_keys(
+def thread_keys(parsed: ParsedMessage) -> list[str]:
+    """What two messages of one thread have in common (see locks.py)."""
+    return locks.thread_keys(
         message_id=parsed.message_id,
         ids=thread_ids(parsed),
         sender=classify.sender_address(parsed),
         normalized_subject=subjects.normalize_subject(parsed.subject),
     )
-    return sorted({locks.slot_of(k) for k in keys})
 
 
-def _finish(row: InboundMessage, outcome: Outcome) -> None:
+def finish(row: InboundMessage, outcome: Outcome) -> None:
     row.status, row.reason = outcome.status, outcome.reason[:2000]
     row.ticket, row.comment = outcome.ticket, outcome.comment
     row.processed_at, row.due_at = timezone.now(), None
-    row.save(update_fields=["status", "reason", "ticket", "comment", "processed_at", "due_at"])
+    row.save(update_fields=FINISH_FIELDS)
+
+
+FINISH_FIELDS = ["status", "reason", "ticket", "comment", "processed_at", "due_at"]
 
 
 def _record_failure(inbound_id: int, exc: Exception) -> str | None:
     row = InboundMessage.objects.filter(pk=inbound_id, status=Status.RECEIVED).first()
     if row is None:
         return None
-    return _count_failed_try(row, f"{type(exc).__name__}: {exc}"[:1000])
+    return count_failed_try(row, f"{type(exc).__name__}: {exc}"[:1000])
 
 
-def _count_failed_try(row: InboundMessage, reason: str) -> str:
+def count_failed_try(row: InboundMessage, reason: str) -> str:
     """One more try that did not finish: retry after a pause, or quarantine after the last."""
     attempt = row.attempts + 1
     if attempt >= MAX_ATTEMPTS:
@@ -259,36 +437,72 @@ def _count_failed_try(row: InboundMessage, reason: str) -> str:
     return status
 
 
-def _decide(row: InboundMessage, parsed: ParsedMessage) -> Outcome:
-    duplicate = _duplicate_of(row)
+class Reads:
+    """What deciding about a message reads, straight from the database in the active tenant.
+    The batch (batch.py) answers the same questions for many messages from a few queries."""
+
+    lookup: Lookup
+
+    def __init__(self):
+        self.lookup = Lookup()
+
+    def duplicate_of(self, row: InboundMessage) -> InboundMessage | None:
+        """The same Message-ID already handled here (delivered twice, or to two addresses)."""
+        if not row.message_id:
+            return None  # identical bytes without a Message-ID are caught at intake (sha256)
+        return (
+            InboundMessage.objects.filter(message_id=row.message_id, status__in=HANDLED)
+            .exclude(pk=row.pk)
+            .order_by("pk")
+            .first()
+        )
+
+    def spam_rule_for(self, address: str) -> SpamRule | None:
+        return selectors.spam_rule_for(address)
+
+    def staff(self, address: str) -> Membership | None:
+        return selectors.staff_membership(address)
+
+
+HANDLED = (Status.PROCESSED, Status.IGNORED)
+
+
+@dataclass
+class Decision:
+    """What a message is and where it goes, worked out before anything is written: settled
+    (`outcome`: ignored or quarantined), a bounce, or a message to apply (`context`)."""
+
+    outcome: Outcome | None = None
+    bounce: bool = False
+    context: "Context | None" = None
+
+
+def decide(row: InboundMessage, parsed: ParsedMessage, reads: Reads) -> Decision:
+    duplicate = reads.duplicate_of(row)
     if duplicate is not None:
-        return Outcome(
-            Status.IGNORED,
-            f"duplicate of message {duplicate.pk} (same Message-ID)",
-            ticket=duplicate.ticket,
-        )
-    verdict = classify.classify(parsed)
+        reason = f"duplicate of message {duplicate.pk} (same Message-ID)"
+        return Decision(Outcome(Status.IGNORED, reason, ticket=duplicate.ticket))
+    verdict = classify.classify(parsed, spam_rule_for=reads.spam_rule_for)
     if verdict.kind in (classify.LOOP, classify.SPAM):
-        return Outcome(Status.IGNORED, verdict.reason)
+        return Decision(Outcome(Status.IGNORED, verdict.reason))
     if verdict.kind == classify.NO_SENDER:
-        return Outcome(Status.QUARANTINED, verdict.reason)
+        return Decision(Outcome(Status.QUARANTINED, verdict.reason))
     if verdict.kind == classify.BOUNCE:
+        return Decision(bounce=True)
+    ctx = _context(row, parsed, verdict.reason, reads)
+    if ctx.match.ticket is None and ctx.auto_reason:
+        return Decision(Outcome(Status.IGNORED, f"{ctx.auto_reason}; no ticket to file it on"))
+    return Decision(context=ctx)
+
+
+def apply_decided(row: InboundMessage, parsed: ParsedMessage) -> Outcome:
+    """Decide with what the database holds now, and apply: one message, start to end."""
+    decision = decide(row, parsed, Reads())
+    if decision.outcome is not None:
+        return decision.outcome
+    if decision.bounce:
         return _apply_bounce(row, parsed)
-    return _apply_message(row, parsed, auto_reason=verdict.reason)
-
-
-def _duplicate_of(row: InboundMessage) -> InboundMessage | None:
-    """The same Message-ID already handled here (delivered twice, or to two of our addresses)."""
-    if not row.message_id:
-        return None  # identical bytes without a Message-ID are caught at intake (sha256)
-    return (
-        InboundMessage.objects.filter(
-            message_id=row.message_id, status__in=[Status.PROCESSED, Status.IGNORED]
-        )
-        .exclude(pk=row.pk)
-        .order_by("pk")
-        .first()
-    )
+    return _apply_message(decision.context)
 
 
 # -- bounces ---------------------------------------------------------------------------------
@@ -362,49 +576,79 @@ class Context:
         return self.row.organization
 
 
-def _apply_message(row: InboundMessage, parsed: ParsedMessage, *, auto_reason: str) -> Outcome:
+def _context(row: InboundMessage, parsed: ParsedMessage, auto_reason: str, reads: Reads):
     address = classify.sender_address(parsed)
-    staff = selectors.staff_membership(address)
+    staff = reads.staff(address)
     sender = Sender(address=address, is_staff=staff is not None)
-    recipients = [*row.envelope_recipients, *routing.header_recipients(parsed)]
     match = find_ticket(
-        parsed, organization_id=row.organization_id, sender=sender, recipients=recipients
+        parsed,
+        organization_id=row.organization_id,
+        sender=sender,
+        recipients=recipients_of(row, parsed),
+        lookup=reads.lookup,
     )
-    ctx = Context(row, parsed, sender, staff, match, auto_reason)
-    if match.ticket is None and auto_reason:
-        return Outcome(Status.IGNORED, f"{auto_reason}; no ticket to file it on")
-    outcome = _reply(ctx) if match.ticket is not None else _new_ticket(ctx)
-    _remember_ids(outcome.ticket, parsed)
-    if match.forged:
-        outcome.reason += "; a forged reply token was ignored"
+    return Context(row, parsed, sender, staff, match, auto_reason)
+
+
+def recipients_of(row: InboundMessage, parsed: ParsedMessage) -> list[str]:
+    return [*row.envelope_recipients, *routing.header_recipients(parsed)]
+
+
+def _apply_message(ctx: Context) -> Outcome:
+    outcome = _reply(ctx) if ctx.match.ticket is not None else _new_ticket(ctx)
+    _remember_ids(outcome.ticket, ctx.parsed)
+    if ctx.match.forged:
+        outcome.reason += FORGED_NOTE
     return outcome
 
 
+FORGED_NOTE = "; a forged reply token was ignored"
+
+
 def _new_ticket(ctx: Context) -> Outcome:
+    address, name, subject, forwarded = opening(ctx)
+    requester = _contact(ctx.organization, address, name)
+    ticket = ticket_services.ticket_create(
+        organization=ctx.organization,
+        subject=subject,
+        requester=requester,
+        source=Ticket.Source.EMAIL,
+        collaborators=_cc_contacts(ctx, exclude=requester.email),
+        **message_body(ctx.parsed),
+    )
+    return Outcome(
+        Status.PROCESSED,
+        opening_reason(requester.email, forwarded),
+        ticket=ticket,
+        comment=ticket.comments.first(),
+    )
+
+
+def opening(ctx: Context) -> tuple[str, str, str, bool]:
+    """Who a new ticket is for: (address, display name, subject, forwarded by staff)."""
     parsed = ctx.parsed
     origin, subject = _requester_address(ctx), parsed.subject
     forwarded = origin is not parsed.from_ and origin is not None
     if forwarded:
         subject = subjects.strip_prefixes(subject) or subject
-    requester = _contact(
-        ctx.organization,
-        origin.address if origin else ctx.sender.address,
-        origin.name if origin else "",
-    )
-    ticket = ticket_services.ticket_create(
-        organization=ctx.organization,
-        subject=subject,
-        requester=requester,
-        body_text=parsed.text,
-        body_html=_body_html(parsed),
-        full_text=parsed.text_full,
-        source=Ticket.Source.EMAIL,
-        uploads=_uploads(parsed),
-        collaborators=_cc_contacts(ctx, exclude=requester.email),
-        message_id=parsed.message_id,
-    )
-    how = f"new ticket for {requester.email}, forwarded by staff" if forwarded else "new ticket"
-    return Outcome(Status.PROCESSED, how, ticket=ticket, comment=ticket.comments.first())
+    if origin is None:
+        return ctx.sender.address, "", subject, forwarded
+    return origin.address, origin.name, subject, forwarded
+
+
+def opening_reason(requester_email: str, forwarded: bool) -> str:
+    return f"new ticket for {requester_email}, forwarded by staff" if forwarded else "new ticket"
+
+
+def message_body(parsed: ParsedMessage) -> dict:
+    """The comment a message becomes: texts, sanitised HTML, attachments, its Message-ID."""
+    return {
+        "body_text": parsed.text,
+        "body_html": _body_html(parsed),
+        "full_text": parsed.text_full,
+        "uploads": _uploads(parsed),
+        "message_id": parsed.message_id,
+    }
 
 
 def _requester_address(ctx: Context) -> Address | None:
@@ -417,33 +661,30 @@ def _requester_address(ctx: Context) -> Address | None:
 def _reply(ctx: Context) -> Outcome:
     if ctx.staff is not None and not ctx.auto_reason:
         return _staff_reply(ctx)
-    parsed, ticket = ctx.parsed, ctx.match.ticket
-    author = _contact(
-        ctx.organization, ctx.sender.address, parsed.from_.name if parsed.from_ else ""
-    )
+    ticket = ctx.match.ticket
+    author = _contact(ctx.organization, *reply_author(ctx))
     comment = ticket_services.comment_create(
         ticket=ticket,
-        body_text=parsed.text,
-        body_html=_body_html(parsed),
-        full_text=parsed.text_full,
         is_public=True,
         author_contact=author,
         channel=Comment.Channel.EMAIL,
-        uploads=_uploads(parsed),
-        message_id=parsed.message_id,
         auto_generated=bool(ctx.auto_reason),
+        **message_body(ctx.parsed),
     )
     if not ctx.auto_reason:
         # collaborator_add skips the requester itself.
         for contact in [author, *_cc_contacts(ctx, exclude="")]:
             ticket_services.collaborator_add(ticket=ticket, contact=contact, actor_contact=author)
+    return Outcome(Status.PROCESSED, reply_reason(ctx, ticket), ticket=ticket, comment=comment)
+
+
+def reply_author(ctx: Context) -> tuple[str, str]:
+    return ctx.sender.address, ctx.parsed.from_.name if ctx.parsed.from_ else ""
+
+
+def reply_reason(ctx: Context, ticket: Ticket) -> str:
     how = f"{ctx.auto_reason}; filed" if ctx.auto_reason else "reply"
-    return Outcome(
-        Status.PROCESSED,
-        f"{how} on #{ticket.number} by {ctx.match.rule}",
-        ticket=ticket,
-        comment=comment,
-    )
+    return f"{how} on #{ticket.number} by {ctx.match.rule}"
 
 
 # Agents steer a reply by mail with markers in the subject or on the first line
@@ -493,13 +734,20 @@ def _contact(organization: Organization, email: str, name: str) -> Contact:
 
 
 def _cc_contacts(ctx: Context, *, exclude: str) -> list[Contact]:
-    """Cc recipients become collaborators, except any helpdesk's own addresses."""
-    addresses = [a for a in ctx.parsed.cc if "@" in a.address and a.address != exclude]
-    ours = routing.platform_addresses([a.address for a in addresses])
+    ours = routing.platform_addresses([a.address for a in ctx.parsed.cc])
+    return [_contact(ctx.organization, *pair) for pair in cc_addresses(ctx, exclude, ours)]
+
+
+def cc_addresses(ctx: Context, exclude: str, ours: set[str]) -> list[tuple[str, str]]:
+    """Cc recipients become collaborators, except the sender and any helpdesk's own addresses
+    (`ours`: routing.platform_addresses of the Cc addresses); (address, name) pairs."""
     return [
-        _contact(ctx.organization, a.address, a.name)
-        for a in addresses
-        if a.address not in ours and a.address != ctx.sender.address
+        (a.address, a.name)
+        for a in ctx.parsed.cc
+        if "@" in a.address
+        and a.address != exclude
+        and a.address not in ours
+        and a.address != ctx.sender.address
     ][:20]
 
 
@@ -572,7 +820,7 @@ def inbound_sweep(*, now=None) -> list[tuple[int, int]]:
 def _requeue(row: InboundMessage, now) -> bool:
     if row.status == Status.RECEIVED:
         if row.attempts + 1 >= MAX_ATTEMPTS:
-            _count_failed_try(
+            count_failed_try(
                 row, "processing never finished (the task was lost or the worker died)"
             )
             return False
@@ -737,8 +985,8 @@ def _poll_batch(mailbox: Mailbox, imap_connection: imap.ImapSettings) -> tuple[i
     # The batch and the new position commit together (one durable commit, not one per
     # message); only then does the server hear about it.
     with transaction.atomic():
-        for fetched in result.messages:
-            inbound_receive(raw=fetched.raw, source="imap", mailbox=mailbox)
+        raws = [fetched.raw for fetched in result.messages]
+        inbound_receive_many(raws=raws, source="imap", mailbox=mailbox)
         mailbox.last_uid, mailbox.uidvalidity = result.last_uid, result.uidvalidity
         mailbox.pending_ack = sorted(set(mailbox.pending_ack) | set(uids))
         mailbox.save(update_fields=["last_uid", "uidvalidity", "pending_ack"])

@@ -26,15 +26,26 @@ def ticket_id_for_message_ids(ids: list[str]) -> int | None:
 
     Indexed on (organization, message_id). When several match, the latest message wins.
     """
+    return latest_ticket_id(sent_message_tickets(ids), ids)
+
+
+def sent_message_tickets(ids: list[str]) -> dict[str, tuple[int, int]]:
+    """Message-ID -> (outgoing message id, ticket id) for the ids we sent with a ticket (one
+    query for any number of ids; the inbound batch asks for many messages at once)."""
     wanted = {normalize_message_id(i) for i in ids} - {""}
     if not wanted:
-        return None
-    return (
-        OutgoingMessage.objects.filter(message_id__in=wanted, ticket__isnull=False)
-        .order_by("-id")
-        .values_list("ticket_id", flat=True)
-        .first()
-    )
+        return {}
+    rows = OutgoingMessage.objects.filter(message_id__in=wanted, ticket__isnull=False)
+    found: dict[str, tuple[int, int]] = {}
+    for message_id, pk, ticket_id in rows.values_list("message_id", "pk", "ticket_id"):
+        found[message_id] = max(found.get(message_id, (0, 0)), (pk, ticket_id))
+    return found
+
+
+def latest_ticket_id(sent: dict[str, tuple[int, int]], ids: list[str]) -> int | None:
+    """Of these ids, the ticket of the one we sent last."""
+    hits = [sent[key] for key in {normalize_message_id(i) for i in ids} if key in sent]
+    return max(hits)[1] if hits else None
 
 
 # -- the tenant's settings -------------------------------------------------------------------

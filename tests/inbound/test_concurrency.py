@@ -112,3 +112,68 @@ def test_unrelated_messages_do_not_wait_for_each_other(pg, support):
     ids = [_received(acme, mail(subject=f"Separate {n}", sender=f"c{n}@x.test")) for n in range(6)]
     assert _process_together(acme, ids) == []
     assert _outcome(acme, ids) == ({"processed"}, 6)
+
+
+def _batches_together(tenant, batches: list[list[int]]) -> list[Exception]:
+    barrier, errors = threading.Barrier(len(batches)), []
+
+    def work(ids: list[int]) -> None:
+        try:
+            barrier.wait(timeout=10)
+            with tenant_scope(tenant.org):
+                services.inbound_process_batch(inbound_ids=ids)
+        except Exception as exc:  # collected and asserted on below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    workers = [threading.Thread(target=work, args=(ids,)) for ids in batches]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+    return errors
+
+
+def test_two_batches_with_messages_of_the_same_threads_make_one_ticket_each(pg, support):
+    """Originals in one worker's batch, their replies (by References, by subject) in the
+    other's, processed at the same moment: the thread locks order them, one ticket a thread."""
+    acme, _ = support
+    for n in range(ROUNDS // 2):
+        originals, replies = [], []
+        for t in range(6):
+            root, subject = new_message_id(), f"Batch thread {n}.{t}"
+            sender = f"Person {t} <p{t}@batch.test>"
+            originals.append(_received(acme, mail(sender=sender, subject=subject, message_id=root)))
+            replies.append(
+                _received(acme, mail(sender=sender, subject=f"Re: {subject}", references=[root]))
+            )
+            replies.append(_received(acme, mail(sender=sender, subject=f"AW: {subject}")))
+        assert _batches_together(acme, [originals, replies]) == []
+        for t in range(6):
+            thread = [originals[t], replies[2 * t], replies[2 * t + 1]]
+            assert _outcome(acme, thread) == ({"processed"}, 1), f"round {n} thread {t}"
+    with acme.scope():
+        assert Ticket.objects.count() == 6 * (ROUNDS // 2)
+
+
+def test_thread_locks_are_advisory_locks_held_until_commit(pg, support):
+    from django.db import transaction
+
+    from inbound_mail import locks
+
+    acme, _ = support
+    keys = ["id:a@x.test", "id:b@x.test", "subject:c@x.test:printer", "id:a@x.test"]
+
+    def held() -> int:
+        with connection.cursor() as cursor:  # tests may read pg_locks directly
+            cursor.execute(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = "
+                "pg_backend_pid()"
+            )
+            return cursor.fetchone()[0]
+
+    with transaction.atomic():
+        assert locks.lock_thread_keys(acme.org.pk, keys) == 3
+        assert held() == 3
+    assert held() == 0

@@ -2,10 +2,13 @@
 
 As an MTA pipe (Postfix `pipe`, Exim `pipe` transport): `manage.py ingest_email -` reads one
 message; exit status 0 means it is stored, 75 (EX_TEMPFAIL, sysexits.h) means "try again later",
-which MTAs honour by keeping the message queued.
+which MTAs honour by keeping the message queued. Folders and mbox files are stored in chunks;
+a chunk the database or the storage refuses is reported, not stored, and makes the exit 75
+(running the command again is safe: identical bytes are one row).
 """
 
 import sys
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
@@ -15,6 +18,10 @@ from inbound_mail import mail_files, services
 from tenants.models import Organization
 
 EX_TEMPFAIL = 75
+# Messages are stored in chunks (one transaction and a few statements per chunk, not per
+# message), bounded in bytes too so that a folder of large mail does not fill the memory.
+CHUNK_MESSAGES = 200
+CHUNK_BYTES = 64 * 1024 * 1024
 
 
 class Command(BaseCommand):
@@ -30,19 +37,22 @@ class Command(BaseCommand):
 
     def handle(self, *args, paths, tenant=None, **options):
         fallback = self._tenant(tenant) if tenant else None
+        self._check_paths(paths)
         stored = unclaimed = failed = 0
-        for label, raw in self._messages(paths):
+        for chunk in _chunks(self._messages(paths)):
+            labels = [label for label, _ in chunk]
             try:
-                receipt = services.inbound_receive(
-                    raw=raw, source="command", fallback_organization=fallback
+                receipts = services.inbound_receive_many(
+                    raws=[raw for _, raw in chunk], source="command", fallback_organization=fallback
                 )
             except (DatabaseError, OSError) as exc:
-                # The database or the storage is unavailable: nothing was stored for this one.
-                self.stderr.write(f"{label}: not stored, try again later: {exc}")
-                failed += 1
+                # The database or the storage is unavailable: nothing of this chunk was stored.
+                for label in labels:
+                    self.stderr.write(f"{label}: not stored, try again later: {exc}")
+                failed += len(labels)
                 continue
-            stored += 1
-            unclaimed += receipt.unclaimed_id is not None
+            stored += len(receipts)
+            unclaimed += sum(receipt.unclaimed_id is not None for receipt in receipts)
         self.stdout.write(
             f"stored {stored} message(s), {unclaimed} of them claimed by no tenant"
             + (f"; {failed} not stored" if failed else "")
@@ -59,12 +69,28 @@ class Command(BaseCommand):
         except DatabaseError as exc:
             raise CommandError(f"database unavailable: {exc}", returncode=EX_TEMPFAIL) from exc
 
-    def _messages(self, paths):
+    def _check_paths(self, paths: list[str]) -> None:
+        # Before anything is stored: a typo in the list must not leave half of it ingested.
+        for name in paths:
+            if name != "-" and not Path(name).exists():
+                raise CommandError(f"{name}: no such file or folder")
+
+    def _messages(self, paths: list[str]) -> Iterator[tuple[str, bytes]]:
         for name in paths:
             if name == "-":
                 yield "stdin", sys.stdin.buffer.read()
-                continue
-            path = Path(name)
-            if not path.exists():
-                raise CommandError(f"{name}: no such file or folder")
-            yield from mail_files.messages_in(path)
+            else:
+                yield from mail_files.messages_in(Path(name))
+
+
+def _chunks(messages: Iterable[tuple[str, bytes]]) -> Iterator[list[tuple[str, bytes]]]:
+    chunk: list[tuple[str, bytes]] = []
+    size = 0
+    for label, raw in messages:
+        if chunk and (len(chunk) >= CHUNK_MESSAGES or size + len(raw) > CHUNK_BYTES):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append((label, raw))
+        size += len(raw)
+    if chunk:
+        yield chunk
