@@ -300,32 +300,9 @@ def _ticket_created(ticket: Ticket, actor_user, source: str) -> events.DomainEve
     )
 
 
-def _comment_insert(
-    *,
-    ticket,
-    body_text,
-    body_html,
-    full_text,
-    is_public,
-    author_user,
-    author_contact,
-    channel,
-    uploads,
-    created_at,
-    message_id="",
-) -> Comment:
-    comment = _comment_row(
-        ticket=ticket,
-        body_text=body_text,
-        body_html=body_html,
-        full_text=full_text,
-        is_public=is_public,
-        author_user=author_user,
-        author_contact=author_contact,
-        channel=channel,
-        created_at=created_at,
-        message_id=message_id,
-    )
+def _comment_insert(*, ticket: Ticket, uploads: Sequence[Upload], **fields) -> Comment:
+    """Save a comment (`fields` as _comment_row takes them) with its attachments."""
+    comment = _comment_row(ticket=ticket, **fields)
     comment.save()
     stored = [attachment_store(ticket=ticket, comment=comment, upload=upload) for upload in uploads]
     if _link_inline_images(comment, ticket, stored):

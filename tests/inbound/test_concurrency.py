@@ -42,23 +42,33 @@ def _received(tenant, raw: bytes) -> int:
 
 
 def _process_together(tenant, ids: list[int]) -> list[Exception]:
-    barrier, errors = threading.Barrier(len(ids)), []
+    """Each message by its own worker, all at once."""
+    return _together(tenant, ids, lambda pk: services.inbound_process(inbound_id=pk))
 
-    def work(pk: int) -> None:
+
+def _batches_together(tenant, batches: list[list[int]]) -> list[Exception]:
+    """Each batch by its own worker, all at once."""
+    return _together(tenant, batches, lambda ids: services.inbound_process_batch(inbound_ids=ids))
+
+
+def _together(tenant, jobs: list, run) -> list[Exception]:
+    barrier, errors = threading.Barrier(len(jobs)), []
+
+    def work(job) -> None:
         try:
             barrier.wait(timeout=10)
             with tenant_scope(tenant.org):
-                services.inbound_process(inbound_id=pk)
+                run(job)
         except Exception as exc:  # collected and asserted on below
             errors.append(exc)
         finally:
             connection.close()
 
-    workers = [threading.Thread(target=work, args=(pk,)) for pk in ids]
+    workers = [threading.Thread(target=work, args=(job,)) for job in jobs]
     for worker in workers:
         worker.start()
     for worker in workers:
-        worker.join(timeout=30)
+        worker.join(timeout=60)
     return errors
 
 
@@ -112,27 +122,6 @@ def test_unrelated_messages_do_not_wait_for_each_other(pg, support):
     ids = [_received(acme, mail(subject=f"Separate {n}", sender=f"c{n}@x.test")) for n in range(6)]
     assert _process_together(acme, ids) == []
     assert _outcome(acme, ids) == ({"processed"}, 6)
-
-
-def _batches_together(tenant, batches: list[list[int]]) -> list[Exception]:
-    barrier, errors = threading.Barrier(len(batches)), []
-
-    def work(ids: list[int]) -> None:
-        try:
-            barrier.wait(timeout=10)
-            with tenant_scope(tenant.org):
-                services.inbound_process_batch(inbound_ids=ids)
-        except Exception as exc:  # collected and asserted on below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    workers = [threading.Thread(target=work, args=(ids,)) for ids in batches]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(timeout=60)
-    return errors
 
 
 def test_two_batches_with_messages_of_the_same_threads_make_one_ticket_each(pg, support):
