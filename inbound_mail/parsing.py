@@ -16,6 +16,7 @@ import base64
 import binascii
 import codecs
 import email
+import email.errors
 import email.message
 import email.parser
 import email.policy
@@ -128,6 +129,38 @@ def parse_message(raw: bytes) -> ParsedMessage:
         parsed.defects[:0] = defects
         return parsed
     return ParsedMessage(size=len(raw), defects=defects)
+
+
+def parse_header_block(block: bytes) -> ParsedMessage:
+    """parse_message(block) for a header section alone (intake's summary), without the body
+    work that a block without a body does not need: MIME structure, bodies, attachments,
+    bounce and auto-reply checks. Its header fields depend on the headers and the charset
+    hints, which for a body-less, non-message/* root are the root's own charset. Whatever
+    would send the full parse elsewhere gets the full parse: a header line it repairs, a
+    folded boundary it unfolds, a body after all, a message/* root, any exception."""
+    data = _bound_boundary_lines(_coerce_bytes(block).lstrip(b"\r\n"), [])
+    try:
+        root = _HEADERS_ONLY.parsebytes(data, headersonly=True)
+        if not _header_fields_suffice(root, data):
+            return parse_message(block)
+        msg = ParsedMessage()
+        charset = _param(root, "charset")
+        _fill_headers(msg, root, _charset_hints([charset] if charset else []))
+    except Exception:  # the full parse meets it too, and handles it
+        return parse_message(block)
+    return msg
+
+
+_HEADERS_ONLY = email.parser.BytesParser(policy=email.policy.compat32)
+
+
+def _header_fields_suffice(root: Message, data: bytes) -> bool:
+    return not (
+        any(isinstance(d, email.errors.MissingHeaderBodySeparatorDefect) for d in root.defects)
+        or root.get_payload().strip()
+        or root.get_content_maintype() == "message"
+        or _FOLDED_BOUNDARY_RE.search(data)
+    )
 
 
 def to_json(msg: ParsedMessage) -> dict[str, Any]:

@@ -7,18 +7,13 @@ address exactly, or by its plus-address base (support+anything@) when the addres
 or by carrying a signed reply token, which names the tenant it was issued for.
 """
 
-import email.errors
-import email.message
-import email.parser
-import email.policy
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from django_scopes import scopes_disabled
 
-from inbound_mail import parsing
 from inbound_mail.models import InboundAddress
-from inbound_mail.parsing import ParsedMessage, parse_message
+from inbound_mail.parsing import ParsedMessage, parse_header_block
 from tenants.models import Organization
 from tickets import mail_tokens
 
@@ -47,50 +42,12 @@ def header_block(raw: bytes) -> bytes:
 
 def summarize(raw: bytes) -> HeaderSummary:
     """The header block's identity, sender and recipients, as parse_message decodes them."""
-    block = header_block(raw)
-    parsed = _parse_header_fields(block) or parse_message(block)
+    parsed = parse_header_block(header_block(raw))
     return HeaderSummary(
         message_id=parsed.message_id[:255],
         from_address=(parsed.from_.address if parsed.from_ else "")[:254],
         subject=parsed.subject[:300],
         recipients=header_recipients(parsed),
-    )
-
-
-_HEADERS_ONLY = email.parser.BytesParser(policy=email.policy.compat32)
-
-
-def _parse_header_fields(block: bytes) -> ParsedMessage | None:
-    """parse_message(block)'s header fields without its body work, or None where they could
-    differ (then the caller runs the full parse).
-
-    A header block has no body, so the full parse spends half its time on nothing: MIME
-    structure, bodies, attachments, bounce and auto-reply checks. Its header fields depend on
-    the headers and the charset hints, which for a body-less, non-message/* root are the
-    root's own charset. The shortcut declines whatever would send the full parse elsewhere:
-    a header line it repairs, a folded boundary it unfolds, a body after all (a blank line
-    that header_block did not see), a message/* root, any exception (the full parse's
-    fallbacks decide then).
-    """
-    data = parsing._bound_boundary_lines(block.lstrip(b"\r\n"), [])
-    try:
-        root = _HEADERS_ONLY.parsebytes(data, headersonly=True)
-        if _needs_full_parse(root, data):
-            return None
-        msg = ParsedMessage()
-        charset = parsing._param(root, "charset")
-        parsing._fill_headers(msg, root, parsing._charset_hints([charset] if charset else []))
-    except Exception:  # the full parse meets it too, and handles it
-        return None
-    return msg
-
-
-def _needs_full_parse(root: email.message.Message, data: bytes) -> bool:
-    return bool(
-        any(isinstance(d, email.errors.MissingHeaderBodySeparatorDefect) for d in root.defects)
-        or root.get_payload().strip()
-        or root.get_content_maintype() == "message"
-        or parsing._FOLDED_BOUNDARY_RE.search(data)
     )
 
 
