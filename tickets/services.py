@@ -104,32 +104,45 @@ def default_priority() -> Priority:
 # -- contacts --------------------------------------------------------------------------------
 
 
-def customer_for_email(email: str) -> Customer | None:
-    domain = email.rsplit("@", 1)[-1].lower()
-    mapping = CustomerDomain.objects.filter(domain=domain).select_related("customer").first()
-    return mapping.customer if mapping else None
-
-
 def contact_get_or_create(*, organization: Organization, email: str, name: str = "") -> Contact:
     """The contact for an address, created (with its customer from the domain map) if new."""
     email = email.strip().lower()
-    contact = Contact.objects.filter(email=email).first()
-    if contact:
-        if name and not contact.name:
-            contact.name = name[:200]
+    return contacts_for(organization=organization, names={email: name})[email]
+
+
+def contacts_for(*, organization: Organization, names: dict[str, str]) -> dict[str, Contact]:
+    """The contacts for these addresses (address -> display name), the missing ones created
+    with their customer from the domain map: a fixed number of statements for any number."""
+    wanted = {email.strip().lower(): name for email, name in names.items()}
+    found = {c.email: c for c in Contact.objects.filter(email__in=wanted)}
+    for email, contact in found.items():
+        if wanted[email] and not contact.name:
+            contact.name = wanted[email][:200]
             contact.save(update_fields=["name"])
-        return contact
-    try:
-        with transaction.atomic():
-            return Contact.objects.create(
-                organization=organization,
-                email=email,
-                name=name[:200],
-                customer=customer_for_email(email),
-            )
-    except IntegrityError:
-        # Two messages from a new sender at once: the other transaction created it first.
-        return Contact.objects.get(email=email)
+    missing = [email for email in wanted if email not in found]
+    if missing:
+        domains = {email.rsplit("@", 1)[-1] for email in missing}
+        customers = dict(
+            CustomerDomain.objects.filter(domain__in=domains).values_list("domain", "customer_id")
+        )
+        bulk_create_checked(
+            Contact,
+            [
+                Contact(
+                    organization=organization,
+                    email=email,
+                    name=wanted[email][:200],
+                    customer_id=customers.get(email.rsplit("@", 1)[-1]),
+                )
+                for email in missing
+            ],
+            ignore_conflicts=True,  # a concurrent message from the same new sender made it
+        )
+        found.update({c.email: c for c in Contact.objects.filter(email__in=missing)})
+        if len(found) < len(wanted):
+            # SQLite's INSERT OR IGNORE skips any failed constraint, not only the duplicate.
+            raise IntegrityError(f"no contact made for {sorted(set(wanted) - set(found))}")
+    return found
 
 
 def contact_mark_undeliverable(*, contact: Contact, reason: str) -> bool:
@@ -314,13 +327,13 @@ def _comment_row(
     *,
     ticket,
     body_text,
-    body_html,
-    full_text,
     is_public,
     author_user,
     author_contact,
     channel,
     created_at,
+    body_html="",
+    full_text="",
     message_id="",
 ) -> Comment:
     return Comment(
@@ -684,26 +697,19 @@ class Bulk:
         *,
         subject: str,
         requester: tuple[str, str],
-        body_text: str,
-        body_html: str = "",
-        full_text: str = "",
         source: str = Ticket.Source.EMAIL,
         uploads: Sequence[Upload] = (),
         collaborators: Iterable[tuple[str, str]] = (),
-        message_id: str = "",
+        **body,
     ) -> None:
-        """A new ticket whose first comment the requester wrote; `collaborators` join it."""
+        """A new ticket whose first comment the requester wrote; `collaborators` join it.
+        `body`: body_text, and optionally body_html, full_text, message_id."""
         self._items[key] = _Opening(
             subject=subject,
             source=source,
             created_at=timezone.now(),
             requester=self._name(*requester),
-            body={
-                "body_text": body_text,
-                "body_html": body_html,
-                "full_text": full_text,
-                "message_id": message_id,
-            },
+            body=body,
             uploads=uploads,
             collaborators=[self._name(*c) for c in collaborators],
         )
@@ -714,26 +720,18 @@ class Bulk:
         *,
         ticket: Ticket,
         author: tuple[str, str],
-        body_text: str,
-        body_html: str = "",
-        full_text: str = "",
         uploads: Sequence[Upload] = (),
         collaborators: Iterable[tuple[str, str]] = (),
-        message_id: str = "",
         auto_generated: bool = False,
+        **body,
     ) -> None:
-        """A contact's public reply by email; its author and `collaborators` become the
-        ticket's collaborators (the requester excepted), unless it is auto-generated."""
+        """A contact's public reply by email (`body` as for open_ticket); its author and
+        `collaborators` become the ticket's collaborators (the requester excepted), unless it
+        is auto-generated."""
         self._items[key] = _Reply(
             ticket=ticket,
             author=self._name(*author),
-            body={
-                "body_text": body_text,
-                "body_html": body_html,
-                "full_text": full_text,
-                "message_id": message_id,
-                "created_at": timezone.now(),
-            },
+            body={**body, "created_at": timezone.now()},
             uploads=uploads,
             collaborators=[self._name(*c) for c in collaborators],
             auto_generated=auto_generated,
@@ -889,38 +887,6 @@ class Bulk:
                         )
                     )
         bulk_create_checked(Collaborator, rows, ignore_conflicts=True)
-
-
-def contacts_for(*, organization: Organization, names: dict[str, str]) -> dict[str, Contact]:
-    """The contacts for these addresses (address -> display name), the missing ones created
-    with their customer from the domain map: a fixed number of statements for any number."""
-    wanted = {email.strip().lower(): name for email, name in names.items()}
-    found = {c.email: c for c in Contact.objects.filter(email__in=wanted)}
-    for email, contact in found.items():
-        if wanted[email] and not contact.name:
-            contact.name = wanted[email][:200]
-            contact.save(update_fields=["name"])
-    missing = [email for email in wanted if email not in found]
-    if missing:
-        domains = {email.rsplit("@", 1)[-1] for email in missing}
-        customers = dict(
-            CustomerDomain.objects.filter(domain__in=domains).values_list("domain", "customer_id")
-        )
-        bulk_create_checked(
-            Contact,
-            [
-                Contact(
-                    organization=organization,
-                    email=email,
-                    name=wanted[email][:200],
-                    customer_id=customers.get(email.rsplit("@", 1)[-1]),
-                )
-                for email in missing
-            ],
-            ignore_conflicts=True,  # a concurrent message from the same new sender made it
-        )
-        found.update({c.email: c for c in Contact.objects.filter(email__in=missing)})
-    return found
 
 
 # -- attachments -----------------------------------------------------------------------------
