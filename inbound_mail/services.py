@@ -370,9 +370,10 @@ def _claim(inbound_id: int) -> InboundMessage | None:
 
 
 def claim(inbound_ids: list[int]) -> list[InboundMessage]:
-    """Lock these messages if they are still `received` and nobody else holds them."""
+    """Lock these messages if they are still `received` and nobody else holds them, in the
+    order they arrived (intake inserts a batch in sha256 order, so ids do not tell)."""
     rows = InboundMessage.objects.select_for_update(skip_locked=True)
-    rows = rows.filter(pk__in=inbound_ids, status=Status.RECEIVED).order_by("pk")
+    rows = rows.filter(pk__in=inbound_ids, status=Status.RECEIVED).order_by("received_at", "pk")
     if connection.vendor == "postgresql":
         rows = rows.annotate(_commit=_ASYNC_COMMIT)
     rows = list(rows)
