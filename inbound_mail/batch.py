@@ -383,14 +383,12 @@ def _recent_open(senders: set[str]) -> dict[str, list[Ticket]]:
 
 
 def _sent_message_tickets(ids: set[str]) -> dict:
-    try:
-        from outbound_mail.selectors import sent_message_tickets
-    except ImportError:  # the outbound app is not installed: nothing was sent by it
-        return {}
+    from outbound_mail.selectors import sent_message_tickets
+
     return sent_message_tickets(sorted(ids)) if ids else {}
 
 
 def _latest_ticket_id(sent: dict, ids: list[str]) -> int | None:
     from outbound_mail.selectors import latest_ticket_id
 
-    return latest_ticket_id(sent, ids)
+    return latest_ticket_id(sent, ids) if sent else None

@@ -672,9 +672,6 @@ class Bulk:
         self._items: dict[object, _Opening | _Reply] = {}
         self._names: dict[str, str] = {}
 
-    def __len__(self) -> int:
-        return len(self._items)
-
     @property
     def _openings(self) -> list[_Opening]:
         return [i for i in self._items.values() if isinstance(i, _Opening)]
