@@ -37,6 +37,8 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python manage.py makemigrations --check --dry-run -v0
+	$(BIN)/lint-imports --no-cache  # the layers and the acyclic packages (pyproject.toml)
+	$(BIN)/mypy  # the project, not the tests (pyproject.toml)
 	@! git grep -nE '\.raw\(|scope\([a-z_]+=None|connection\.cursor\(\)' -- '*.py' ':!tests/*' ':!bench/*' \
 		|| (echo "banned call (see STYLE.md, tooling)"; exit 1)
 

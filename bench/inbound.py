@@ -589,7 +589,7 @@ def run(args) -> None:
 
 def drive(org, waves: list[list[Planned]], args) -> dict:
     """Feed the waves while the workers process them; time and CPU accounting."""
-    from inbound_mail import services
+    from inbound_mail.services import intake as intake_services
 
     workers = start_workers(args.workers, args.notifications)
     try:
@@ -601,7 +601,7 @@ def drive(org, waves: list[list[Planned]], args) -> dict:
         for wave in waves:
             wall, cpu = build(wave, tickets)
             building = [building[0] + wall, building[1] + cpu]
-            intake += feed(wave, services, args.one_by_one)
+            intake += feed(wave, intake_services, args.one_by_one)
             wait_idle(org, workers)
             conversation_tickets(org, wave, tickets)
         elapsed = time.perf_counter() - started - building[0]

@@ -112,7 +112,7 @@ def build(tickets: int, shape: str, smtp_port: int) -> Workload:
     """A fresh tenant sending through the loopback server, and the events to announce."""
     from django_scopes import scopes_disabled
 
-    from outbound_mail import services as mail
+    from outbound_mail.services.connections import mail_settings_save, smtp_connection_save
     from tenants import services as tenant_services
     from tenants.models import Organization
     from tenants.scoping import tenant_scope
@@ -131,11 +131,11 @@ def build(tickets: int, shape: str, smtp_port: int) -> Workload:
         for agent in agents:
             tenant_services.membership_add(organization=org, user=agent, role="agent")
         team = tenant_services.team_create(organization=org, name="Support", members=agents[1:])
-        mail.smtp_connection_save(
+        smtp_connection_save(
             organization=org, enabled=True, host="127.0.0.1", port=smtp_port, security="none",
             from_address="support@bench-outbound.test", from_name="", reply_to_address="",
         )  # fmt: skip
-        mail.mail_settings_save(organization=org, debounce_seconds=0, auto_mail_limit=1000)
+        mail_settings_save(organization=org, debounce_seconds=0, auto_mail_limit=1000)
         build_shape = {"mixed": _mixed, "single": _single}[shape]
         event_list, expected = build_shape(org, agents[0], team, tickets)
     return Workload(org, event_list, expected)
@@ -149,48 +149,46 @@ def _mixed(org, agent, team, tickets):
     """Per ticket: created by mail (confirmation + 4 team alerts), then one agent reply to the
     requester and 4 people on copy: 10 messages from 2 events."""
     from tickets import events
-    from tickets import services as ticket_services
+    from tickets.services.comments import comment_create
+    from tickets.services.tickets import ticket_create
 
     found = []
     for i in range(tickets):
         requester = _contact(org, f"customer{i}@example.test")
-        ticket = ticket_services.ticket_create(
+        ticket = ticket_create(
             organization=org, subject=f"Bench ticket {i}", requester=requester, team=team,
             body_text="It does not work.", source="email", message_id=f"first{i}@example.test",
             collaborators=[_contact(org, f"cc{i}.{n}@example.test") for n in range(4)],
         )  # fmt: skip
         found.append(events.DomainEvent(events.TICKET_CREATED, org.pk, ticket.pk, None,
                                         {"source": "email", "by_contact": True}))  # fmt: skip
-        reply = ticket_services.comment_create(
-            ticket=ticket, body_text=f"We are on it (#{i}).", author_user=agent
-        )
+        reply = comment_create(ticket=ticket, body_text=f"We are on it (#{i}).", author_user=agent)
         found.append(_reply_event(org, ticket, agent, reply))
     return found, tickets * 10
 
 
 def _single(org, agent, team, tickets):
     """Per ticket: ten agent replies to the requester alone: one message per event."""
-    from tickets import services as ticket_services
+    from tickets.services.comments import comment_create
+    from tickets.services.tickets import ticket_create
 
     found = []
     for i in range(tickets):
         requester = _contact(org, f"customer{i}@example.test")
-        ticket = ticket_services.ticket_create(
+        ticket = ticket_create(
             organization=org, subject=f"Bench ticket {i}", requester=requester,
             body_text="It does not work.", message_id=f"first{i}@example.test",
         )  # fmt: skip
         for n in range(REPLIES):
-            reply = ticket_services.comment_create(
-                ticket=ticket, body_text=f"Reply {n}.", author_user=agent
-            )
+            reply = comment_create(ticket=ticket, body_text=f"Reply {n}.", author_user=agent)
             found.append(_reply_event(org, ticket, agent, reply))
     return found, tickets * REPLIES
 
 
 def _contact(org, email):
-    from tickets import services as ticket_services
+    from tickets.services.contacts import contact_get_or_create
 
-    return ticket_services.contact_get_or_create(organization=org, email=email)
+    return contact_get_or_create(organization=org, email=email)
 
 
 def _reply_event(org, ticket, agent, comment):

@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "tickets",
     "inbound_mail",
     "outbound_mail",
+    "demo",  # seed_demo; above every other app
 ]
 
 MIDDLEWARE = [

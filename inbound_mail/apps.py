@@ -1,3 +1,6 @@
+"""Inbound mail's start-up: ESP webhook signals, its tasks, its settings pages and what it shows
+on the ticket page."""
+
 from django.apps import AppConfig
 
 
@@ -7,10 +10,13 @@ class InboundMailConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from inbound_mail import webhooks
+        # `tasks` registers the task names inbound_mail.queue looks up, in web processes too
+        # (only a worker imports tasks modules on its own): imported for that alone.
+        from inbound_mail import contributions, tasks, webhooks  # noqa: F401
         from tenants import settings_nav
 
         webhooks.connect()
+        contributions.register()
         for order, (label, url_name, description) in enumerate(SETTINGS_PAGES, start=70):
             settings_nav.register(label, url_name, order=order, description=description)
 

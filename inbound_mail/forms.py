@@ -1,3 +1,6 @@
+"""Forms of the inbound mail settings pages (addresses, mailboxes, spam list, customer domains)
+and the platform staff sign-in."""
+
 import re
 
 from django import forms
@@ -65,7 +68,7 @@ class MailboxForm(forms.ModelForm):
         return password
 
     def clean(self):
-        data = super().clean()
+        data = super().clean() or {}
         if data.get("after_intake") == Mailbox.AfterIntake.MOVE and not data.get("move_to"):
             self.add_error("move_to", "Name the folder to move processed mail to.")
         return data

@@ -16,7 +16,7 @@ import socket
 import ssl
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Literal, NamedTuple
+from typing import Literal, NamedTuple, cast
 
 Security = Literal["none", "starttls", "tls"]
 Action = Literal["seen", "move", "delete"]
@@ -131,7 +131,7 @@ def test_connection(settings: ImapSettings) -> str:
 
 
 # Not a pytest test, whatever its name, when a test module imports it.
-test_connection.__test__ = False  # type: ignore[attr-defined]
+test_connection.__test__ = False  # type: ignore[attr-defined]  # a function attribute pytest reads
 
 
 # sessions and errors
@@ -261,7 +261,8 @@ def _select(conn: imaplib.IMAP4, name: str, *, readonly: bool) -> _Folder:
     exists = int(data[-1] or 0)
     found = conn.untagged_responses.get("UIDVALIDITY")
     if found:
-        return _Folder(uidvalidity=int(found[-1]), exists=exists)
+        # imaplib keeps the untagged "OK [UIDVALIDITY n]" answer as plain bytes, never a literal.
+        return _Folder(uidvalidity=int(cast(bytes, found[-1])), exists=exists)
     # RFC 3501 requires UIDVALIDITY in the SELECT answer; ask for it if a server forgot.
     typ, data = conn.status(_mailbox(name), "(UIDVALIDITY)")
     _check(typ, data, f"Reading the status of {name!r}")

@@ -8,8 +8,9 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from inbound_mail import selectors, services
+from inbound_mail import selectors
 from inbound_mail.models import UnclaimedMessage
+from inbound_mail.services import quarantine
 from inbound_mail.views import raw_download
 
 
@@ -42,7 +43,7 @@ def unclaimed_raw(request, pk: int):
 @require_POST
 @staff_required
 def unclaimed_reprocess(request, pk: int):
-    receipt = services.unclaimed_reprocess(message=get_object_or_404(UnclaimedMessage, pk=pk))
+    receipt = quarantine.unclaimed_reprocess(message=get_object_or_404(UnclaimedMessage, pk=pk))
     if receipt.inbound_ids:
         messages.success(request, "Routed to its tenant and queued.")
     else:
@@ -53,6 +54,6 @@ def unclaimed_reprocess(request, pk: int):
 @require_POST
 @staff_required
 def unclaimed_delete(request, pk: int):
-    services.unclaimed_delete(message=get_object_or_404(UnclaimedMessage, pk=pk))
+    quarantine.unclaimed_delete(message=get_object_or_404(UnclaimedMessage, pk=pk))
     messages.success(request, "Message deleted.")
     return redirect("inbound_mail_platform:unclaimed")

@@ -77,9 +77,8 @@ def strip_quotes(text: str) -> str:
         kept = _drop_trailing_quote(lines)
     else:
         start, body_start = found
-        kept = _bottom_posted(lines, start, body_start)
-        if kept is None:
-            kept = _drop_trailing_quote(lines[:start])
+        bottom = _bottom_posted(lines, start, body_start)
+        kept = _drop_trailing_quote(lines[:start]) if bottom is None else bottom
     return "\n".join(kept).strip("\n").rstrip()
 
 

@@ -4,40 +4,42 @@ Retries are not Celery's: a failed message keeps its state and due time in its r
 sweeper queues it again (so a retry survives a worker restart and shows in the quarantine).
 """
 
-from config.celery import app
-from inbound_mail import services
+from celery import shared_task
+
+from inbound_mail import queue
+from inbound_mail.services import batch, mailboxes, processing, quarantine
 from tenants.tasks import TenantTask
 
 
-@app.task(base=TenantTask, name="inbound_mail.process_inbound", ignore_result=True)
+@shared_task(base=TenantTask, name=queue.PROCESS_INBOUND, ignore_result=True)
 def process_inbound(inbound_id: int, *, organization_id: int) -> str | None:
     """Parse, classify, thread and apply one received message."""
-    return services.inbound_process(inbound_id=inbound_id)
+    return processing.inbound_process(inbound_id=inbound_id)
 
 
-@app.task(base=TenantTask, name="inbound_mail.process_inbound_batch", ignore_result=True)
+@shared_task(base=TenantTask, name=queue.PROCESS_INBOUND_BATCH, ignore_result=True)
 def process_inbound_batch(inbound_ids: list[int], *, organization_id: int) -> dict[str, int]:
     """Process several received messages of one tenant together (fewer round trips)."""
-    return services.inbound_process_batch(inbound_ids=inbound_ids)
+    return batch.inbound_process_batch(inbound_ids=inbound_ids)
 
 
-@app.task(base=TenantTask, name="inbound_mail.poll_mailbox", ignore_result=True)
+@shared_task(base=TenantTask, name="inbound_mail.poll_mailbox", ignore_result=True)
 def poll_mailbox(mailbox_id: int, *, organization_id: int) -> int | None:
     """Fetch one mailbox's new mail; errors are kept on the mailbox, never raised."""
-    return services.mailbox_poll(mailbox_id=mailbox_id)
+    return mailboxes.mailbox_poll(mailbox_id=mailbox_id)
 
 
-@app.task(name="inbound_mail.poll_mailboxes", ignore_result=True)
+@shared_task(name="inbound_mail.poll_mailboxes", ignore_result=True)
 def poll_mailboxes() -> int:
     """Every minute (beat): one poll task per enabled mailbox, so one slow server delays no
     other mailbox."""
-    due = services.mailboxes_due()
+    due = mailboxes.mailboxes_due()
     for organization_id, mailbox_id in due:
         poll_mailbox.delay(mailbox_id, organization_id=organization_id)
     return len(due)
 
 
-@app.task(name="inbound_mail.sweep", ignore_result=True)
+@shared_task(name="inbound_mail.sweep", ignore_result=True)
 def sweep() -> int:
     """Every minute (beat): queue lost, stuck and retry-due messages again."""
-    return len(services.inbound_sweep())
+    return len(quarantine.inbound_sweep())

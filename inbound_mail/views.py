@@ -6,12 +6,16 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from inbound_mail import raw_mail, selectors, services
+from inbound_mail import raw_mail, selectors
 from inbound_mail.forms import CustomerDomainForm, InboundAddressForm, MailboxForm, SpamRuleForm
 from inbound_mail.models import InboundAddress, InboundMessage, Mailbox, SpamRule
+from inbound_mail.services import addresses as address_services
+from inbound_mail.services import mailboxes as mailbox_services
+from inbound_mail.services import quarantine as quarantine_services
+from inbound_mail.services import spam as spam_services
 from tenants.access import admin_required, agent_required
-from tickets import services as ticket_services
 from tickets.models import CustomerDomain, Ticket
+from tickets.services.contacts import customer_domain_add, customer_domain_remove
 
 
 def raw_download(sha256: str, name: str) -> HttpResponse:
@@ -54,7 +58,7 @@ def message_raw(request, pk: int):
 @require_POST
 @admin_required
 def message_reprocess(request, pk: int):
-    services.inbound_reprocess(message=_message(pk))
+    quarantine_services.inbound_reprocess(message=_message(pk))
     messages.success(request, "Queued for another try.")
     return redirect("inbound_mail:quarantine")
 
@@ -62,7 +66,7 @@ def message_reprocess(request, pk: int):
 @require_POST
 @admin_required
 def message_delete(request, pk: int):
-    services.inbound_delete(message=_message(pk))
+    quarantine_services.inbound_delete(message=_message(pk))
     messages.success(request, "Message deleted.")
     return redirect("inbound_mail:quarantine")
 
@@ -75,7 +79,7 @@ def addresses(request):
     form = InboundAddressForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            services.inbound_address_add(
+            address_services.inbound_address_add(
                 organization=request.organization,
                 address=form.cleaned_data["address"],
                 plus_addressing=form.cleaned_data["plus_addressing"],
@@ -96,7 +100,7 @@ def _status(request, form) -> int:
 @require_POST
 @admin_required
 def address_default(request, pk: int):
-    services.inbound_address_make_default(address=get_object_or_404(InboundAddress, pk=pk))
+    address_services.inbound_address_make_default(address=get_object_or_404(InboundAddress, pk=pk))
     messages.success(request, "Default address changed.")
     return redirect("inbound_mail:addresses")
 
@@ -104,7 +108,7 @@ def address_default(request, pk: int):
 @require_POST
 @admin_required
 def address_delete(request, pk: int):
-    services.inbound_address_remove(address=get_object_or_404(InboundAddress, pk=pk))
+    address_services.inbound_address_remove(address=get_object_or_404(InboundAddress, pk=pk))
     messages.success(request, "Address removed.")
     return redirect("inbound_mail:addresses")
 
@@ -127,7 +131,7 @@ def mailbox_edit(request, pk: int | None = None):
     )
     form = MailboxForm(request.POST or None, instance=mailbox)
     if request.method == "POST" and form.is_valid():
-        services.mailbox_save(mailbox=form.save(commit=False))
+        mailbox_services.mailbox_save(mailbox=form.save(commit=False))
         messages.success(request, "Mailbox saved.")
         return redirect("inbound_mail:mailboxes")
     context = {"form": form, "mailbox": mailbox}
@@ -138,7 +142,7 @@ def mailbox_edit(request, pk: int | None = None):
 @admin_required
 def mailbox_test(request, pk: int):
     mailbox = get_object_or_404(Mailbox, pk=pk)
-    worked, text = services.mailbox_test(mailbox=mailbox)
+    worked, text = mailbox_services.mailbox_test(mailbox=mailbox)
     context = {
         "mailboxes": list(selectors.mailboxes()),
         "tested": mailbox,
@@ -151,7 +155,7 @@ def mailbox_test(request, pk: int):
 @require_POST
 @admin_required
 def mailbox_delete(request, pk: int):
-    services.mailbox_delete(mailbox=get_object_or_404(Mailbox, pk=pk))
+    mailbox_services.mailbox_delete(mailbox=get_object_or_404(Mailbox, pk=pk))
     messages.success(request, "Mailbox removed.")
     return redirect("inbound_mail:mailboxes")
 
@@ -163,7 +167,7 @@ def mailbox_delete(request, pk: int):
 def spam(request):
     form = SpamRuleForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        services.spam_rule_add(
+        spam_services.spam_rule_add(
             organization=request.organization,
             value=form.cleaned_data["value"],
             created_by=request.user,
@@ -178,7 +182,7 @@ def spam(request):
 @require_POST
 @admin_required
 def spam_delete(request, pk: int):
-    services.spam_rule_remove(rule=get_object_or_404(SpamRule, pk=pk))
+    spam_services.spam_rule_remove(rule=get_object_or_404(SpamRule, pk=pk))
     messages.success(request, "Removed from the spam list.")
     return redirect("inbound_mail:spam")
 
@@ -186,8 +190,8 @@ def spam_delete(request, pk: int):
 @require_POST
 @agent_required
 def ticket_spam(request, number: int):
-    ticket = get_object_or_404(Ticket.objects.select_related("requester"), number=number)
-    rule = services.ticket_mark_spam(ticket=ticket, actor_user=request.user)
+    ticket: Ticket = get_object_or_404(Ticket.objects.select_related("requester"), number=number)
+    rule = spam_services.ticket_mark_spam(ticket=ticket, actor_user=request.user)
     messages.success(request, f"{rule.value} is on the spam list; the ticket is closed.")
     return redirect("tickets:detail", number=number)
 
@@ -200,7 +204,7 @@ def domains(request):
     form = CustomerDomainForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            ticket_services.customer_domain_add(
+            customer_domain_add(
                 organization=request.organization,
                 domain=form.cleaned_data["domain"],
                 customer_name=form.cleaned_data["customer"],
@@ -218,6 +222,6 @@ def domains(request):
 @require_POST
 @admin_required
 def domain_delete(request, pk: int):
-    ticket_services.customer_domain_remove(mapping=get_object_or_404(CustomerDomain, pk=pk))
+    customer_domain_remove(mapping=get_object_or_404(CustomerDomain, pk=pk))
     messages.success(request, "Mapping removed.")
     return redirect("inbound_mail:domains")

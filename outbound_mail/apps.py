@@ -1,3 +1,6 @@
+"""Outbound mail's start-up: domain-event subscribers, ESP tracking signals, its settings pages and
+the delivery status it shows on the ticket page."""
+
 from django.apps import AppConfig
 
 
@@ -7,11 +10,12 @@ class OutboundMailConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from outbound_mail import subscribers, tracking
+        from outbound_mail import contributions, subscribers, tracking
         from tenants import settings_nav
 
         subscribers.connect()
         tracking.connect()
+        contributions.register()
         for order, (label, url_name, description) in enumerate(SETTINGS_PAGES, start=60):
             settings_nav.register(label, url_name, order=order, description=description)
 

@@ -1,3 +1,6 @@
+"""Forms of the outbound mail settings pages: SMTP connection, mail settings, test mail,
+notification channels, templates and branding (with the logo's type sniffed from its bytes)."""
+
 from django import forms
 from django.core.validators import RegexValidator
 
@@ -107,7 +110,7 @@ class TemplateForm(forms.Form):
         self.kind = kind
 
     def clean(self):
-        data = super().clean()
+        data = super().clean() or {}
         if self.errors:
             return data
         source = rendering.Source(data["subject"], data["body_text"], data.get("body_html", ""))

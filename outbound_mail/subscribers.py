@@ -1,6 +1,7 @@
 """Domain events this app listens to; each handler only queues the `notify` task."""
 
 from outbound_mail import kinds
+from outbound_mail.tasks import notify
 from tickets import events
 
 NAMES = (
@@ -14,8 +15,6 @@ NAMES = (
 
 
 def enqueue(event: events.DomainEvent) -> None:
-    from outbound_mail.tasks import notify
-
     notify.delay(
         event.name,
         event.ticket_id,

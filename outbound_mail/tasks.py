@@ -4,11 +4,18 @@ Retries are not Celery's: the outbox row holds the state (status, attempts, send
 beat's `dispatch_due` picks up whatever is due, so a lost task only delays mail.
 """
 
+from celery import shared_task
 from django.utils import timezone
 from django_scopes import get_scope
 
-from config.celery import app
-from outbound_mail import selectors, services
+from outbound_mail import selectors
+from outbound_mail.services.notify import notify_event
+from outbound_mail.services.sending import (
+    BATCH_SIZE,
+    outgoing_send_claimed,
+    outgoing_send_due,
+    outgoing_sweep_stuck,
+)
 from tenants.models import Organization
 from tenants.tasks import TenantTask
 
@@ -18,7 +25,7 @@ def _organization() -> Organization:
     return get_scope()["organization"]
 
 
-@app.task(base=TenantTask, name="outbound_mail.notify", ignore_result=True)
+@shared_task(base=TenantTask, name="outbound_mail.notify", ignore_result=True)
 def notify(
     name: str, ticket_id: int, actor_user_id: int | None, data: dict, *, organization_id: int
 ) -> int:
@@ -29,7 +36,7 @@ def notify(
     sweeper returns them to `pending` and beat's `dispatch_due` sends them.
     """
     organization = _organization()
-    queued = services.notify_event(
+    queued = notify_event(
         organization=organization,
         name=name,
         ticket_id=ticket_id,
@@ -38,21 +45,19 @@ def notify(
         now=timezone.now(),
         claim=True,
     )
-    return services.outgoing_send_claimed(
-        organization=organization, queued=queued, now=timezone.now()
-    )
+    return outgoing_send_claimed(organization=organization, queued=queued, now=timezone.now())
 
 
-@app.task(base=TenantTask, name="outbound_mail.send_due", ignore_result=True)
+@shared_task(base=TenantTask, name="outbound_mail.send_due", ignore_result=True)
 def send_due(*, organization_id: int) -> int:
     """Send one batch of the tenant's due mail; a full batch queues the next one."""
-    claimed = services.outgoing_send_due(organization=_organization(), now=timezone.now())
-    if claimed >= services.BATCH_SIZE:
+    claimed = outgoing_send_due(organization=_organization(), now=timezone.now())
+    if claimed >= BATCH_SIZE:
         send_due.delay(organization_id=organization_id)
     return claimed
 
 
-@app.task(name="outbound_mail.dispatch_due", ignore_result=True)
+@shared_task(name="outbound_mail.dispatch_due", ignore_result=True)
 def dispatch_due() -> int:
     """Beat: queue a send for every tenant with mail due (debounced updates, retries)."""
     org_ids = selectors.due_organization_ids(timezone.now())
@@ -61,7 +66,7 @@ def dispatch_due() -> int:
     return len(org_ids)
 
 
-@app.task(name="outbound_mail.sweep_stuck", ignore_result=True)
+@shared_task(name="outbound_mail.sweep_stuck", ignore_result=True)
 def sweep_stuck() -> int:
     """Beat: rows a dead worker left `sending` go back to `pending`."""
-    return services.outgoing_sweep_stuck(now=timezone.now())
+    return outgoing_sweep_stuck(now=timezone.now())

@@ -6,13 +6,13 @@ payload into one AnymailTrackingEvent; the receiver hands its plain values to a 
 
 from anymail.signals import tracking
 
-from outbound_mail import services
+from outbound_mail.services.sending import outgoing_track
 
 
 def on_tracking(sender, event, esp_name, **kwargs) -> None:
     # The ESP's own words (Postmark "Description", SendGrid "reason", an MTA's SMTP reply).
     reason = event.description or event.mta_response or ""
-    services.outgoing_track(
+    outgoing_track(
         provider_message_id=str(event.message_id or ""),
         event_type=event.event_type or "",
         description=str(reason)[:1000],

@@ -56,7 +56,7 @@ def check_public(host: str, port: int) -> None:
     except socket.gaierror as exc:
         raise OSError(f"cannot resolve {host}: {exc.strerror}") from exc
     for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%", 1)[0])
+        address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
         if not address.is_global:
             raise PrivateAddressError(f"{host} is not a public address ({address})")
 
@@ -98,7 +98,7 @@ class SmtpSession:
         if config.public_only:
             check_public(config.host, config.port)
         if config.security == "tls":
-            client = smtplib.SMTP_SSL(
+            client: smtplib.SMTP = smtplib.SMTP_SSL(
                 config.host, config.port, timeout=config.timeout, context=_tls_context()
             )
         else:
@@ -123,7 +123,7 @@ class SmtpSession:
 
     def send(self, from_address: str, recipients: list[str], raw: bytes) -> str:
         """Run MAIL, RCPT, DATA; return the server's final reply or raise SmtpReplyError."""
-        client = self.client
+        client = self._connected()
         self.used_at = time.monotonic()
         self._expect("MAIL", client.mail(from_address), (250,))
         for recipient in recipients:
@@ -146,10 +146,15 @@ class SmtpSession:
         self._abort()
         raise SmtpReplyError(step, code, _decode(text))
 
+    def _connected(self) -> smtplib.SMTP:
+        if self.client is None:  # closed after a 421; the pool opens a new session
+            raise smtplib.SMTPServerDisconnected("the SMTP session is closed")
+        return self.client
+
     def _abort(self) -> None:
         # Reset the transaction so that the connection can carry the next message.
         try:
-            self.client.rset()
+            self._connected().rset()
         except (smtplib.SMTPException, OSError):
             self.close()
 
@@ -213,7 +218,8 @@ TEMPORARY_ERRORS = (smtplib.SMTPException, OSError, socket.timeout, ssl.SSLError
 
 def send_smtp(config: SmtpConfig, message: EmailMessage) -> Outcome:
     """Send one message over a pooled session; a session the server dropped is reopened once."""
-    raw = message.message().as_bytes(linesep="\r\n")
+    # Django's SafeMIME classes take linesep; the stub types message() as the base Message.
+    raw = message.message().as_bytes(linesep="\r\n")  # type: ignore[call-arg]  # see above
     recipients = message.recipients()
     try:
         return _send_on_pooled(config, message.from_email, recipients, raw)

@@ -7,7 +7,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from outbound_mail import placeholders, rendering, selectors, services
+from outbound_mail import placeholders, rendering, selectors
 from outbound_mail.forms import (
     BrandingForm,
     ChannelsForm,
@@ -19,6 +19,15 @@ from outbound_mail.forms import (
 )
 from outbound_mail.kinds import AGENT_KINDS, CUSTOMER_KINDS, TEMPLATE_KINDS, Kind
 from outbound_mail.models import Notification
+from outbound_mail.services import templates
+from outbound_mail.services.connections import mail_settings_save, smtp_connection_save
+from outbound_mail.services.preferences import (
+    notification_defaults_save,
+    notification_mark_read,
+    notifications_mark_all_read,
+    preferences_save,
+)
+from outbound_mail.services.sending import outgoing_send_test
 from tenants.access import admin_required, agent_required
 from tickets.models import Ticket
 
@@ -44,20 +53,21 @@ def notification_bell(request):
 def notification_open(request, pk: int):
     """Mark read and go to the ticket (a link, so it opens in a new tab too)."""
     try:
-        notification = services.notification_mark_read(
+        notification = notification_mark_read(
             user=request.user, notification_id=pk, now=timezone.now()
         )
     except Notification.DoesNotExist:
         raise Http404("No such notification.") from None
-    if notification.ticket_id is None:
+    ticket = notification.ticket  # None without a query when the notification has no ticket
+    if ticket is None:
         return redirect("outbound_mail:notifications")
-    return redirect("tickets:detail", number=notification.ticket.number)
+    return redirect("tickets:detail", number=ticket.number)
 
 
 @require_POST
 @agent_required
 def notifications_read(request):
-    count = services.notifications_mark_all_read(user=request.user, now=timezone.now())
+    count = notifications_mark_all_read(user=request.user, now=timezone.now())
     messages.success(request, f"Marked {count} notification{'s' if count != 1 else ''} read.")
     return redirect("outbound_mail:notifications")
 
@@ -67,7 +77,7 @@ def preferences(request):
     current = selectors.user_preferences(request.user)
     form = ChannelsForm(request.POST or None, initial_channels=current)
     if request.method == "POST" and form.is_valid():
-        services.preferences_save(
+        preferences_save(
             organization=request.organization, user=request.user, channels=form.channels()
         )
         messages.success(request, "Notification preferences saved.")
@@ -108,11 +118,11 @@ def _status(request) -> int:
 
 def _save_email_settings(request, smtp_form, settings_form) -> bool:
     if "smtp" in request.POST and smtp_form.is_valid():
-        services.smtp_connection_save(organization=request.organization, **smtp_form.cleaned_data)
+        smtp_connection_save(organization=request.organization, **smtp_form.cleaned_data)
         messages.success(request, "SMTP server saved.")
         return True
     if "behaviour" in request.POST and settings_form.is_valid():
-        services.mail_settings_save(organization=request.organization, **settings_form.cleaned_data)
+        mail_settings_save(organization=request.organization, **settings_form.cleaned_data)
         messages.success(request, "Mail settings saved.")
         return True
     return False
@@ -123,7 +133,7 @@ def _save_email_settings(request, smtp_form, settings_form) -> bool:
 def email_test(request):
     form = TestEmailForm(request.POST)
     connection = selectors.smtp_connection(enabled_only=False)
-    context = {
+    context: dict[str, object] = {
         "smtp_form": SmtpConnectionForm(instance=connection, prefix="smtp"),
         "settings_form": MailSettingsForm(instance=selectors.mail_settings(), prefix="mail"),
         "test_form": form,
@@ -133,7 +143,7 @@ def email_test(request):
         # The platform's connection (its ESP, its reputation) is not for mailing outsiders.
         form.add_error("to", "Without your own SMTP server, tests go to members of this helpdesk.")
     if form.is_valid():
-        context["outcome"] = services.outgoing_send_test(
+        context["outcome"] = outgoing_send_test(
             organization=request.organization,
             to_address=form.cleaned_data["to"],
             user=request.user,
@@ -146,9 +156,7 @@ def email_test(request):
 def notification_defaults(request):
     form = ChannelsForm(request.POST or None, initial_channels=selectors.organization_defaults())
     if request.method == "POST" and form.is_valid():
-        services.notification_defaults_save(
-            organization=request.organization, channels=form.channels()
-        )
+        notification_defaults_save(organization=request.organization, channels=form.channels())
         messages.success(request, "Defaults saved. Agents who chose for themselves keep that.")
         return redirect("outbound_mail:notification_defaults")
     return render(request, "outbound_mail/notification_defaults.html", {"form": form})
@@ -194,7 +202,7 @@ def template_edit(request, kind: str):
     kind = _kind_or_404(kind)
     form = TemplateForm(request.POST or None, kind=kind, initial=_template_initial(kind))
     if request.method == "POST" and form.is_valid():
-        services.template_save(
+        templates.template_save(
             organization=request.organization,
             kind=kind,
             user=request.user,
@@ -240,13 +248,13 @@ def template_preview(request, kind: str):
     kind = _kind_or_404(kind)
     form = TemplateForm(request.POST, kind=kind)
     ticket = _preview_ticket(request.POST.get("ticket"))
-    context = {"form": form, "ticket": ticket}
+    context: dict[str, object] = {"form": form, "ticket": ticket}
     if form.is_valid() and ticket is not None:
         values = placeholders.preview_values(kind, ticket, request.user)
         data = form.cleaned_data
         source = rendering.Source(data["subject"], data["body_text"], data["body_html"])
         rendered = rendering.render(source, values)
-        branded = rendering.brand(rendered, services.branding_of(request.organization))
+        branded = rendering.brand(rendered, templates.branding_of(request.organization))
         context["subject"] = rendering.tagged_subject(rendered.subject, ticket.number)
         context["mail"] = branded
     return render(request, "outbound_mail/_preview.html", context)
@@ -256,7 +264,7 @@ def template_preview(request, kind: str):
 @admin_required
 def template_reset(request, kind: str):
     kind = _kind_or_404(kind)
-    services.template_reset(kind=kind)
+    templates.template_reset(kind=kind)
     messages.success(request, f"“{Kind(kind).label}” is back to the default.")
     return redirect("outbound_mail:template_edit", kind=kind)
 
@@ -274,10 +282,10 @@ def branding(request):
     }
     form = BrandingForm(request.POST or None, request.FILES or None, initial=initial)
     if request.method == "POST" and form.is_valid():
-        services.branding_save(organization=organization, **form.cleaned_data)
+        templates.branding_save(organization=organization, **form.cleaned_data)
         messages.success(request, "Branding saved.")
         return redirect("outbound_mail:branding")
-    context = {"form": form, "logo_url": services.branding_of(organization).logo_url}
+    context = {"form": form, "logo_url": templates.branding_of(organization).logo_url}
     return render(request, "outbound_mail/branding.html", context, status=_status(request))
 
 

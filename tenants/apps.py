@@ -1,3 +1,6 @@
+"""Tenants' start-up: the system checks that keep tenancy fail-closed, and the members and teams
+settings pages."""
+
 from django.apps import AppConfig
 
 

@@ -1,3 +1,5 @@
+"""The active tenant and the user's membership, for every template."""
+
 from tenants import settings_nav
 
 

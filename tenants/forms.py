@@ -1,3 +1,5 @@
+"""Sign-in and password-reset forms that only accept members of the host's tenant."""
+
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 

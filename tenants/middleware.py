@@ -1,3 +1,6 @@
+"""The tenant from the Host header (404 for an unknown host), entered for the whole request, and
+the signed-in user's membership in it."""
+
 from django.conf import settings
 from django.http import Http404
 from django.utils.functional import SimpleLazyObject

@@ -1,3 +1,8 @@
+"""Users, tenants (Organization), memberships, teams, custom domains, and TenantModel: the base
+of every tenant-owned row, with its own organization column and a fail-closed manager."""
+
+from typing import TYPE_CHECKING, ClassVar
+
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
 from django.core.validators import RegexValidator
@@ -13,7 +18,7 @@ slug_validator = RegexValidator(
 )
 
 
-class UserManager(BaseUserManager):
+class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
 
     def create_user(self, email, password=None, **extra):
@@ -41,7 +46,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     objects = UserManager()
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
-    REQUIRED_FIELDS: list[str] = []
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
 
     def __str__(self):
         return self.name or self.email
@@ -79,12 +84,24 @@ class Organization(models.Model):
         return self.name
 
 
+if TYPE_CHECKING:
+    _ScopedBase = models.Manager
+else:
+    # django-scopes builds its manager class at run time (refusing to query outside a scope);
+    # the type checker sees the Manager it extends.
+    _ScopedBase = type(ScopedManager(organization="organization"))
+
+
+class OrganizationScopedManager(_ScopedBase):
+    """Rows of the active tenant only; outside a tenant scope every query raises."""
+
+
 class TenantModel(models.Model):
     """Base for every tenant-owned row: its own organization column and a fail-closed manager."""
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
 
-    objects = ScopedManager(organization="organization")
+    objects = OrganizationScopedManager()
 
     class Meta:
         abstract = True

@@ -1,19 +1,20 @@
+"""Every change to tenants, users, memberships and teams."""
+
 from django.db import transaction
 
+from tenants import provisioning
 from tenants.models import Membership, Organization, Team, TeamMember, User
 from tenants.scoping import tenant_scope
 
 
 @transaction.atomic
 def organization_create(*, slug: str, name: str, timezone: str = "UTC") -> Organization:
-    """A tenant with the default statuses and priorities."""
-    from tickets.services import defaults_create
-
+    """A tenant, set up by every app's provisioning step (default statuses and priorities...)."""
     organization = Organization(slug=slug.lower(), name=name, timezone=timezone)
     organization.full_clean()
     organization.save()
     with tenant_scope(organization):
-        defaults_create(organization=organization)
+        provisioning.provision(organization)
     return organization
 
 

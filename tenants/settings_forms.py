@@ -1,3 +1,5 @@
+"""Forms of the members and teams settings pages."""
+
 from django import forms
 
 from tenants.models import Membership, Team, User
@@ -47,8 +49,10 @@ class TeamForm(forms.Form):
                 "managers": [link.user_id for link in links if link.is_manager],
             }
         super().__init__(*args, **kwargs)
-        self.fields["members"].queryset = members_queryset()
-        self.fields["managers"].queryset = members_queryset()
+        for name in ("members", "managers"):
+            field = self.fields[name]
+            assert isinstance(field, forms.ModelMultipleChoiceField)  # declared so above
+            field.queryset = members_queryset()
 
     def clean_name(self):
         name = self.cleaned_data["name"].strip()
@@ -60,7 +64,7 @@ class TeamForm(forms.Form):
         return name
 
     def clean(self):
-        data = super().clean()
+        data = super().clean() or {}
         if set(data.get("managers") or []) - set(data.get("members") or []):
             raise forms.ValidationError("Managers must also be members of the team.")
         return data

@@ -3,7 +3,8 @@
 import factory
 
 from tenants.models import Organization, User
-from tickets import services
+from tickets.services.contacts import contact_get_or_create
+from tickets.services.tickets import ticket_create
 
 
 class OrganizationFactory(factory.django.DjangoModelFactory):
@@ -28,7 +29,7 @@ class UserFactory(factory.django.DjangoModelFactory):
 def make_ticket(
     org, *, subject="Printer on fire", email="carol@customer.test", body="Help!", **kwargs
 ):
-    requester = services.contact_get_or_create(organization=org, email=email, name="Carol")
-    return services.ticket_create(
+    requester = contact_get_or_create(organization=org, email=email, name="Carol")
+    return ticket_create(
         organization=org, subject=subject, requester=requester, body_text=body, **kwargs
     )

@@ -7,8 +7,17 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from tests.factories import make_ticket
-from tickets import services
 from tickets.models import CannedResponse, Comment, Priority, Status, Ticket
+from tickets.services.attachments import Upload
+from tickets.services.comments import comment_create
+from tickets.services.contacts import contact_get_or_create
+from tickets.services.tickets import (
+    collaborator_add,
+    ticket_assign,
+    ticket_change_priority,
+    ticket_change_status,
+    ticket_change_team,
+)
 
 
 def _numbers(response) -> list[int]:
@@ -30,11 +39,11 @@ def test_list_filters_and_search(acme, agent_client):
         a = make_ticket(acme.org, subject="Invoice wrong", email="ann@x.test")
         b = make_ticket(acme.org, subject="Printer jam", email="bob@y.test")
         c = make_ticket(acme.org, subject="VPN down", email="cy@z.test")
-        services.ticket_assign(ticket=a, assignee=acme.agent)
-        services.ticket_change_team(ticket=b, team=acme.team)
-        services.ticket_change_status(ticket=c, status=Status.objects.get(name="Pending"))
+        ticket_assign(ticket=a, assignee=acme.agent)
+        ticket_change_team(ticket=b, team=acme.team)
+        ticket_change_status(ticket=c, status=Status.objects.get(name="Pending"))
         high = Priority.objects.get(name="High")
-        services.ticket_change_priority(ticket=b, priority=high)
+        ticket_change_priority(ticket=b, priority=high)
     get = agent_client.get
     assert sorted(_numbers(get("/agent/"))) == [1, 2, 3]
     assert _numbers(get("/agent/?view=mine")) == [a.number]
@@ -85,8 +94,8 @@ def test_list_query_count_is_constant(acme, agent_client):
     with acme.scope():
         for i in range(49):
             ticket = make_ticket(acme.org, email=f"p{i}@x.test")
-            services.ticket_assign(ticket=ticket, assignee=acme.agent)
-            services.ticket_change_team(ticket=ticket, team=acme.team)
+            ticket_assign(ticket=ticket, assignee=acme.agent)
+            ticket_change_team(ticket=ticket, team=acme.team)
     many = _queries(agent_client, "/agent/?view=all")
     assert (one, many) == (one, one)
     assert one <= 12
@@ -98,16 +107,16 @@ def test_ticket_page_query_count_is_constant(acme, agent_client):
     one = _queries(agent_client, f"/agent/tickets/{ticket.number}/")
     with acme.scope():
         for i in range(49):
-            services.comment_create(
+            comment_create(
                 ticket=ticket,
                 body_text=f"reply {i}",
                 author_user=acme.agent,
                 is_public=bool(i % 2),
-                uploads=[services.Upload(filename=f"f{i}.txt", content=f"x{i}".encode())],
+                uploads=[Upload(filename=f"f{i}.txt", content=f"x{i}".encode())],
             )
-            services.collaborator_add(
+            collaborator_add(
                 ticket=ticket,
-                contact=services.contact_get_or_create(organization=acme.org, email=f"c{i}@x.test"),
+                contact=contact_get_or_create(organization=acme.org, email=f"c{i}@x.test"),
             )
     many = _queries(agent_client, f"/agent/tickets/{ticket.number}/")
     assert (one, many) == (one, one)
@@ -116,7 +125,7 @@ def test_ticket_page_query_count_is_constant(acme, agent_client):
 def test_ticket_page_shows_conversation_and_marks_internal(acme, agent_client):
     with acme.scope():
         ticket = make_ticket(acme.org, body="Customer words")
-        services.comment_create(
+        comment_create(
             ticket=ticket, body_text="Secret note", is_public=False, author_user=acme.agent
         )
     html = agent_client.get(f"/agent/tickets/{ticket.number}/").content.decode()

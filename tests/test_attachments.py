@@ -5,8 +5,8 @@ from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from tests.factories import make_ticket
-from tickets import services
 from tickets.models import Attachment
+from tickets.services.attachments import Upload, attachment_store
 
 PNG = (
     b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00"
@@ -74,11 +74,7 @@ def test_download_needs_a_member(acme, globex, ticket):
 
 def test_identical_content_is_stored_once(acme, ticket):
     with acme.scope():
-        a = services.attachment_store(
-            ticket=ticket, comment=None, upload=services.Upload("one.txt", b"same")
-        )
-        b = services.attachment_store(
-            ticket=ticket, comment=None, upload=services.Upload("two.txt", b"same")
-        )
+        a = attachment_store(ticket=ticket, comment=None, upload=Upload("one.txt", b"same"))
+        b = attachment_store(ticket=ticket, comment=None, upload=Upload("two.txt", b"same"))
     assert a.file.name == b.file.name
     assert (a.filename, b.filename) == ("one.txt", "two.txt")

@@ -4,8 +4,8 @@ import pytest
 from django.urls import get_resolver
 
 from tests.factories import make_ticket
-from tickets import services
 from tickets.models import Attachment, CannedResponse
+from tickets.services.attachments import Upload, attachment_store
 
 
 def _ticket_routes():
@@ -18,10 +18,10 @@ def globex_ticket(globex):
     with globex.scope():
         make_ticket(globex.org)  # number 1, like acme's
         ticket = make_ticket(globex.org, subject="Globex secret")  # number 2: only globex has it
-        services.attachment_store(
+        attachment_store(
             ticket=ticket,
             comment=None,
-            upload=services.Upload(filename="secret.txt", content=b"globex secret"),
+            upload=Upload(filename="secret.txt", content=b"globex secret"),
         )
         canned = CannedResponse.objects.create(organization=globex.org, name="G", body="x")
         attachment_ids = list(Attachment.objects.filter(ticket=ticket).values_list("pk", flat=True))

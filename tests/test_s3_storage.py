@@ -6,7 +6,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from inbound_mail.models import InboundMessage
-from inbound_mail.services import inbound_receive
+from inbound_mail.services.intake import inbound_receive
 from tests.factories import make_ticket
 from tickets.models import Attachment
 

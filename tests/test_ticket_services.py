@@ -1,9 +1,12 @@
 import pytest
 
 from tests.factories import make_ticket
-from tickets import events, placeholders, services
+from tickets import events, placeholders
 from tickets.models import Comment, Customer, CustomerDomain, Status, TicketEvent
 from tickets.sanitize import clean_html
+from tickets.services.attachments import safe_filename
+from tickets.services.comments import comment_create
+from tickets.services.tickets import ticket_assign, ticket_change_status, ticket_change_team
 
 
 @pytest.fixture
@@ -41,12 +44,10 @@ def test_customer_from_domain_mapping(in_acme):
 
 def test_first_public_agent_reply_sets_first_response(in_acme):
     ticket = make_ticket(in_acme.org)
-    services.comment_create(
-        ticket=ticket, body_text="note", is_public=False, author_user=in_acme.agent
-    )
+    comment_create(ticket=ticket, body_text="note", is_public=False, author_user=in_acme.agent)
     ticket.refresh_from_db()
     assert ticket.first_response_at is None
-    services.comment_create(ticket=ticket, body_text="reply", author_user=in_acme.agent)
+    comment_create(ticket=ticket, body_text="reply", author_user=in_acme.agent)
     ticket.refresh_from_db()
     assert ticket.first_response_at is not None
 
@@ -54,10 +55,10 @@ def test_first_public_agent_reply_sets_first_response(in_acme):
 def test_customer_reply_reopens_resolved_ticket(in_acme, heard):
     ticket = make_ticket(in_acme.org)
     resolved = Status.objects.get(name="Resolved")
-    services.ticket_change_status(ticket=ticket, status=resolved, actor_user=in_acme.agent)
+    ticket_change_status(ticket=ticket, status=resolved, actor_user=in_acme.agent)
     ticket.refresh_from_db()
     assert ticket.resolved_at is not None
-    services.comment_create(
+    comment_create(
         ticket=ticket,
         body_text="Still broken",
         author_contact=ticket.requester,
@@ -76,19 +77,17 @@ def test_customer_reply_reopens_resolved_ticket(in_acme, heard):
 def test_internal_note_from_agent_never_reopens(in_acme):
     ticket = make_ticket(in_acme.org)
     closed = Status.objects.get(name="Closed")
-    services.ticket_change_status(ticket=ticket, status=closed, actor_user=in_acme.agent)
-    services.comment_create(
-        ticket=ticket, body_text="fyi", is_public=False, author_user=in_acme.agent
-    )
+    ticket_change_status(ticket=ticket, status=closed, actor_user=in_acme.agent)
+    comment_create(ticket=ticket, body_text="fyi", is_public=False, author_user=in_acme.agent)
     ticket.refresh_from_db()
     assert ticket.status_category == "closed"
 
 
 def test_assign_and_team_write_timeline(in_acme):
     ticket = make_ticket(in_acme.org)
-    services.ticket_assign(ticket=ticket, assignee=in_acme.agent, actor_user=in_acme.admin)
-    services.ticket_assign(ticket=ticket, assignee=in_acme.agent, actor_user=in_acme.admin)
-    services.ticket_change_team(ticket=ticket, team=in_acme.team, actor_user=in_acme.admin)
+    ticket_assign(ticket=ticket, assignee=in_acme.agent, actor_user=in_acme.admin)
+    ticket_assign(ticket=ticket, assignee=in_acme.agent, actor_user=in_acme.admin)
+    ticket_change_team(ticket=ticket, team=in_acme.team, actor_user=in_acme.admin)
     rows = list(
         TicketEvent.objects.filter(ticket=ticket, kind__in=["assignee", "team"]).values_list(
             "kind", "data", "actor_user"
@@ -132,6 +131,6 @@ def test_clean_html_refuses_html_nested_too_deep_to_sanitise_in_time():
 
 
 def test_safe_filename():
-    assert services.safe_filename("../../etc/passwd") == "passwd"
-    assert services.safe_filename('C:\\x\\"evil".txt') == "evil.txt"
-    assert services.safe_filename("\x00") == "attachment"
+    assert safe_filename("../../etc/passwd") == "passwd"
+    assert safe_filename('C:\\x\\"evil".txt') == "evil.txt"
+    assert safe_filename("\x00") == "attachment"

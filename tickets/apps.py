@@ -1,3 +1,6 @@
+"""Tickets' start-up: the default statuses and priorities every new tenant gets, and its settings
+pages."""
+
 from django.apps import AppConfig
 
 
@@ -6,7 +9,10 @@ class TicketsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from tenants import settings_nav
+        from tenants import provisioning, settings_nav
+        from tickets.services.defaults import defaults_create
+
+        provisioning.register("tickets.defaults", defaults_create)
 
         settings_nav.register(
             "Statuses", "settings_statuses", 30, "The steps a ticket goes through."

@@ -1,3 +1,5 @@
+"""The rail's live counts for every agent page, computed only when a template reads them."""
+
 from django.utils.functional import SimpleLazyObject
 
 from tenants.models import Team

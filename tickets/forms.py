@@ -1,3 +1,5 @@
+"""Forms of the agent workspace: list filters, reply, properties, bulk changes, new ticket."""
+
 from django import forms
 from django.conf import settings
 
@@ -60,7 +62,7 @@ class ReplyForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["status"].queryset = Status.objects.all()
+        self.fields["status"].queryset = Status.objects.all()  # type: ignore[attr-defined]  # a ModelChoiceField
 
 
 class PropertiesForm(forms.Form):
@@ -73,8 +75,8 @@ class PropertiesForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["status"].queryset = Status.objects.all()
-        self.fields["priority"].queryset = Priority.objects.all()
+        self.fields["status"].queryset = Status.objects.all()  # type: ignore[attr-defined]  # a ModelChoiceField
+        self.fields["priority"].queryset = Priority.objects.all()  # type: ignore[attr-defined]  # a ModelChoiceField
 
     def clean_assignee(self):
         value = self.cleaned_data["assignee"]
@@ -117,9 +119,9 @@ class NewTicketForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["priority"].queryset = Priority.objects.all()
-        self.fields["team"].queryset = Team.objects.all()
-        self.fields["assignee"].queryset = agents_queryset()
+        self.fields["priority"].queryset = Priority.objects.all()  # type: ignore[attr-defined]  # a ModelChoiceField
+        self.fields["team"].queryset = Team.objects.all()  # type: ignore[attr-defined]  # a ModelChoiceField
+        self.fields["assignee"].queryset = agents_queryset()  # type: ignore[attr-defined]  # a ModelChoiceField
 
 
 class CannedResponseForm(forms.ModelForm):

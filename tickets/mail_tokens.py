@@ -59,7 +59,7 @@ def make_message_id(organization_id: int, ticket_id: int) -> str:
 
 def is_our_message_id(message_id: str) -> bool:
     match = MESSAGE_ID_RE.match((message_id or "").strip("<>").lower())
-    return bool(match) and match.group(2) == settings.MAIL_DOMAIN.lower()
+    return match is not None and match.group(2) == settings.MAIL_DOMAIN.lower()
 
 
 def ticket_from_message_id(message_id: str) -> tuple[int, int] | None:

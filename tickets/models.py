@@ -1,3 +1,6 @@
+"""Tickets as data: statuses and priorities per tenant, customers and contacts, tickets,
+collaborators, comments (public or internal), attachments, and the timeline of TicketEvents."""
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -238,9 +241,9 @@ class Comment(TenantModel):
     @property
     def author_name(self) -> str:
         if self.author_user_id:
-            return self.author_user.display_name
+            return self.author_user.display_name  # type: ignore[union-attr]  # the id is set
         if self.author_contact_id:
-            return self.author_contact.display_name
+            return self.author_contact.display_name  # type: ignore[union-attr]  # the id is set
         return "System"
 
     @property
@@ -306,9 +309,9 @@ class TicketEvent(TenantModel):
     @property
     def actor_name(self) -> str:
         if self.actor_user_id:
-            return self.actor_user.display_name
+            return self.actor_user.display_name  # type: ignore[union-attr]  # the id is set
         if self.actor_contact_id:
-            return self.actor_contact.display_name
+            return self.actor_contact.display_name  # type: ignore[union-attr]  # the id is set
         return "System"
 
 

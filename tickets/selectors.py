@@ -7,6 +7,7 @@ from django.core.cache import cache
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
 
+from tickets import contributions
 from tickets.models import (
     DONE_CATEGORIES,
     UNRESOLVED_CATEGORIES,
@@ -191,14 +192,14 @@ def _compute_rail_counts(user) -> dict:
 
 
 def ticket_detail(number: int) -> Ticket:
-    """The ticket with everything its page shows, in a fixed number of queries."""
-    from outbound_mail.models import OutgoingMessageComment  # the mail each comment went out as
+    """The ticket with everything its page shows, in a fixed number of queries.
 
+    Apps above tickets add their per-comment prefetches through `tickets.contributions`.
+    """
     attachments = Attachment.objects.order_by("id")
-    deliveries = OutgoingMessageComment.objects.select_related("message__contact").order_by("id")
     comments = Comment.objects.select_related("author_user", "author_contact").prefetch_related(
         Prefetch("attachments", queryset=attachments),
-        Prefetch("outgoing_links", queryset=deliveries),
+        *contributions.comment_prefetches(),
     )
     events = TicketEvent.objects.select_related("actor_user", "actor_contact")
     return (

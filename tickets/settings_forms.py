@@ -1,3 +1,5 @@
+"""Forms of the statuses, priorities and canned responses settings pages."""
+
 from django import forms
 
 from tickets.models import CannedResponse, Priority, Status, StatusCategory

@@ -1,3 +1,5 @@
+"""The agent workspace's URLs under /agent/."""
+
 from django.urls import path
 
 from tickets import views

@@ -1,3 +1,6 @@
+"""The agent workspace: ticket list, ticket page, reply, properties, bulk changes, new ticket,
+attachment download and canned responses. Views parse, call one service and render."""
+
 from django.contrib import messages
 from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -5,7 +8,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from tenants.access import agent_required
-from tickets import placeholders, selectors, services
+from tickets import contributions, placeholders, selectors
 from tickets.forms import (
     BulkForm,
     NewTicketForm,
@@ -15,6 +18,16 @@ from tickets.forms import (
     agents_queryset,
 )
 from tickets.models import Attachment, CannedResponse, Priority, Status, Ticket
+from tickets.services.attachments import Upload
+from tickets.services.comments import comment_create
+from tickets.services.contacts import contact_get_or_create
+from tickets.services.tickets import (
+    ticket_assign,
+    ticket_change_priority,
+    ticket_change_status,
+    ticket_change_team,
+    ticket_create,
+)
 
 # Images a browser shows without running anything; SVG is excluded (it can carry script).
 INLINE_SAFE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
@@ -66,6 +79,9 @@ def _detail_context(request, ticket, reply_form=None):
         "agents": list(agents_queryset()),
         "canned": list(CannedResponse.objects.all()),
         "recent": selectors.requester_recent_tickets(ticket),
+        # What the apps built on tickets show on this page (tickets.contributions).
+        "comment_templates": contributions.comment_templates(),
+        "sidebar_templates": contributions.sidebar_templates(),
     }
 
 
@@ -87,11 +103,11 @@ def ticket_reply(request, number: int):
             return render(request, "tickets/_main.html", context)
         return render(request, "tickets/detail.html", context, status=400)
     uploads = [
-        services.Upload(filename=f.name, content=f.read(), content_type=f.content_type or "")
+        Upload(filename=f.name, content=f.read(), content_type=f.content_type or "")
         for f in form.cleaned_data["attachments"]
     ]
     internal = form.cleaned_data["internal"]
-    services.comment_create(
+    comment_create(
         ticket=ticket,
         body_text=form.cleaned_data["body"],
         is_public=not internal,
@@ -100,7 +116,7 @@ def ticket_reply(request, number: int):
         send_now=form.cleaned_data["send_now"],
     )
     if form.cleaned_data["status"]:
-        services.ticket_change_status(
+        ticket_change_status(
             ticket=ticket, status=form.cleaned_data["status"], actor_user=request.user
         )
     messages.success(request, "Internal note added." if internal else "Reply sent.")
@@ -122,7 +138,7 @@ def ticket_update(request, number: int):
         messages.success(request, "Saved.")
     else:
         for errors in form.errors.values():
-            messages.error(request, " ".join(errors))
+            messages.error(request, " ".join(errors))  # type: ignore[arg-type]  # messages are str
     if request.htmx:
         context = _detail_context(request, _get_ticket(number))
         return render(request, "tickets/_sidebar.html", context)
@@ -132,13 +148,13 @@ def ticket_update(request, number: int):
 def _apply_properties(ticket, form, request) -> None:
     data, user = form.cleaned_data, request.user
     if "status" in request.POST and data["status"]:
-        services.ticket_change_status(ticket=ticket, status=data["status"], actor_user=user)
+        ticket_change_status(ticket=ticket, status=data["status"], actor_user=user)
     if "priority" in request.POST and data["priority"]:
-        services.ticket_change_priority(ticket=ticket, priority=data["priority"], actor_user=user)
+        ticket_change_priority(ticket=ticket, priority=data["priority"], actor_user=user)
     if "assignee" in request.POST:
-        services.ticket_assign(ticket=ticket, assignee=data["assignee"], actor_user=user)
+        ticket_assign(ticket=ticket, assignee=data["assignee"], actor_user=user)
     if "team" in request.POST:
-        services.ticket_change_team(ticket=ticket, team=data["team"], actor_user=user)
+        ticket_change_team(ticket=ticket, team=data["team"], actor_user=user)
 
 
 @require_POST
@@ -147,7 +163,7 @@ def ticket_bulk(request):
     form = BulkForm(request.POST)
     if not form.is_valid():
         for errors in form.errors.values():
-            messages.error(request, " ".join(errors))
+            messages.error(request, " ".join(errors))  # type: ignore[arg-type]  # messages are str
         return redirect(request.POST.get("next") or reverse("tickets:list"))
     tickets = list(Ticket.objects.filter(number__in=form.cleaned_data["tickets"]))
     for ticket in tickets:
@@ -162,12 +178,12 @@ def ticket_new(request):
     form = NewTicketForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        requester = services.contact_get_or_create(
+        requester = contact_get_or_create(
             organization=request.organization,
             email=data["requester_email"],
             name=data["requester_name"],
         )
-        ticket = services.ticket_create(
+        ticket = ticket_create(
             organization=request.organization,
             subject=data["subject"],
             requester=requester,
@@ -177,9 +193,7 @@ def ticket_new(request):
             team=data["team"],
             assignee=data["assignee"],
             uploads=[
-                services.Upload(
-                    filename=f.name, content=f.read(), content_type=f.content_type or ""
-                )
+                Upload(filename=f.name, content=f.read(), content_type=f.content_type or "")
                 for f in data["attachments"]
             ],
         )

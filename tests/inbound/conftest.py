@@ -3,8 +3,8 @@
 import pytest
 from django_scopes import scopes_disabled
 
-from inbound_mail import services
 from inbound_mail.models import InboundAddress, InboundMessage
+from inbound_mail.services import intake
 
 
 @pytest.fixture
@@ -23,7 +23,7 @@ def deliver(django_capture_on_commit_callbacks):
 
     def _deliver(raw: bytes, *, source: str = "command", **options) -> list[InboundMessage]:
         with django_capture_on_commit_callbacks(execute=True):
-            receipt = services.inbound_receive(raw=raw, source=source, **options)
+            receipt = intake.inbound_receive(raw=raw, source=source, **options)
         with scopes_disabled():  # the test looks at every tenant's rows at once
             return list(
                 InboundMessage.objects.filter(pk__in=receipt.inbound_ids)

@@ -6,11 +6,10 @@ import base64
 import pytest
 from django.conf import settings
 
-from inbound_mail import services
 from inbound_mail.models import SpamRule
+from inbound_mail.services import spam
 from tests.inbound.mails import mail, new_message_id
 from tickets import events, mail_tokens
-from tickets import services as ticket_services
 from tickets.models import (
     Attachment,
     Collaborator,
@@ -19,6 +18,8 @@ from tickets.models import (
     Status,
     Ticket,
 )
+from tickets.services.contacts import contact_get_or_create, customer_domain_add
+from tickets.services.tickets import ticket_change_status
 
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
@@ -74,9 +75,9 @@ def test_new_ticket_from_mail(support, deliver, heard):
 def test_customer_from_sender_domain_mapping(support, deliver):
     acme, _ = support
     with acme.scope():
-        known = ticket_services.contact_get_or_create(organization=acme.org, email="old@nw.test")
+        known = contact_get_or_create(organization=acme.org, email="old@nw.test")
         # Mapping a domain files the contacts already known there, and every new one.
-        mapping = ticket_services.customer_domain_add(
+        mapping = customer_domain_add(
             organization=acme.org, domain="nw.test", customer_name="Northwind"
         )
         known.refresh_from_db()
@@ -213,9 +214,7 @@ def test_auto_reply_on_a_thread_is_filed_but_never_reopens(support, deliver, hea
     message_id = new_message_id()
     [first] = deliver(mail(message_id=message_id))
     with acme.scope():
-        ticket_services.ticket_change_status(
-            ticket=first.ticket, status=Status.objects.get(name="Resolved")
-        )
+        ticket_change_status(ticket=first.ticket, status=Status.objects.get(name="Resolved"))
     heard.clear()
     raw = mail(subject="Out of office: Printer on fire", in_reply_to=message_id, headers=AUTO)
     [auto] = deliver(raw)
@@ -333,7 +332,7 @@ def test_our_own_mail_coming_back_is_dropped(support, deliver):
 def test_spam_list_rejects_and_records(support, deliver, rule, sender):
     acme, _ = support
     with acme.scope():
-        services.spam_rule_add(organization=acme.org, value=rule)
+        spam.spam_rule_add(organization=acme.org, value=rule)
     [row] = deliver(mail(sender=sender))
     [elsewhere] = deliver(mail(sender=sender, to="help@globex.test"))
     kind = "address" if "@" in rule else "domain"
@@ -345,7 +344,7 @@ def test_mark_as_spam_blocks_sender_and_closes_ticket(support, deliver):
     acme, _ = support
     [row] = deliver(mail(sender="pest@spam.test"))
     with acme.scope():
-        services.ticket_mark_spam(ticket=row.ticket, actor_user=acme.agent)
+        spam.ticket_mark_spam(ticket=row.ticket, actor_user=acme.agent)
         ticket = Ticket.objects.select_related("status").get(pk=row.ticket_id)
         assert list(SpamRule.objects.values_list("value", "kind")) == [
             ("pest@spam.test", "address")

@@ -11,23 +11,24 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django_scopes import scopes_disabled
 
-from inbound_mail import batch, services, tasks
+from inbound_mail import tasks
 from inbound_mail.models import InboundMessage, ThreadReference
+from inbound_mail.services import batch, intake, processing
 from tenants.scoping import TenantMismatch, bulk_create_checked, tenant_scope
 from tests.inbound import corpus
 from tests.inbound.mails import mail, new_message_id
 from tickets import events, mail_tokens
-from tickets import services as ticket_services
 from tickets.models import Collaborator, Comment, StatusCategory, Ticket, TicketEvent
+from tickets.services.bulk import Bulk
+from tickets.services.defaults import default_status
+from tickets.services.tickets import ticket_change_status
 
 
 def _received(raws: list[bytes], *, fallback=None) -> list[int]:
     """Rows as intake leaves them: stored and committed, processing not yet run."""
     ids = []
     for raw in raws:
-        receipt = services.inbound_receive(
-            raw=raw, source="command", fallback_organization=fallback
-        )
+        receipt = intake.inbound_receive(raw=raw, source="command", fallback_organization=fallback)
         ids.extend(receipt.inbound_ids)
     return ids
 
@@ -42,14 +43,14 @@ def _in_batches(tenant, ids: list[int], size: int = 50) -> Counter:
     counts = Counter()
     with tenant.scope():
         for start in range(0, len(ids), size):
-            counts.update(services.inbound_process_batch(inbound_ids=ids[start : start + size]))
+            counts.update(batch.inbound_process_batch(inbound_ids=ids[start : start + size]))
     return counts
 
 
 def _one_by_one(tenant, ids: list[int]) -> None:
     with tenant.scope():
         for pk in ids:
-            services.inbound_process(inbound_id=pk)
+            processing.inbound_process(inbound_id=pk)
 
 
 def _shape(rows: list[InboundMessage]) -> list[tuple]:
@@ -120,7 +121,7 @@ def test_a_conversation_in_one_batch_is_one_ticket_in_order(acme, support):
         mail(subject="AW: VPN down", body="Thanks."),  # subject rule only
     ]
     with patch.object(tasks.process_inbound_batch, "delay"):  # run below, in this test
-        receipts = services.inbound_receive_many(raws=raws, source="imap")
+        receipts = intake.inbound_receive_many(raws=raws, source="imap")
     ids = [r.inbound_ids[0] for r in receipts]
     counts = _in_batches(acme, ids)
     assert counts == {"processed": 4}
@@ -142,9 +143,7 @@ def test_a_reply_reopens_its_resolved_ticket_with_the_same_events(acme, support)
     _in_batches(acme, ticket_ids)
     with acme.scope():
         ticket = Ticket.objects.get()
-        ticket_services.ticket_change_status(
-            ticket=ticket, status=ticket_services.default_status(StatusCategory.RESOLVED)
-        )
+        ticket_change_status(ticket=ticket, status=default_status(StatusCategory.RESOLVED))
     reply = mail(
         subject="Re: Refund",
         in_reply_to="root@customer.test",
@@ -229,7 +228,7 @@ def test_the_statement_count_does_not_grow_with_the_batch(acme, support):
         ]
         ids = _received(raws)
         with tenant_scope(acme.org), CaptureQueriesContext(connection) as captured:
-            services.inbound_process_batch(inbound_ids=ids)
+            batch.inbound_process_batch(inbound_ids=ids)
         assert {r.status for r in _rows(ids)} == {"processed"}
         return len(captured.captured_queries)
 
@@ -268,7 +267,7 @@ def test_a_failed_write_rolls_the_batch_back_and_goes_one_by_one(acme, support, 
     def fail(self):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(ticket_services.Bulk, "flush", fail)
+    monkeypatch.setattr(Bulk, "flush", fail)
     counts = _in_batches(acme, ids)
     assert counts == {"processed": 4}
     with acme.scope():

@@ -4,8 +4,8 @@ import shutil
 
 import pytest
 
-from inbound_mail import services
 from inbound_mail.models import InboundAddress, InboundMessage, Mailbox
+from inbound_mail.services import intake
 from tests.peers import free_port
 from tests.test_browser import ARTIFACTS, CHROMIUM, browser_page  # noqa: F401 - the fixture
 
@@ -20,7 +20,7 @@ def test_admin_triages_quarantine_and_tests_a_mailbox(live_server, acme, globex,
     with acme.scope():
         InboundAddress.objects.create(organization=acme.org, address="support@acme.test")
     # No sender at all: processed at once (transactional test, eager tasks) into the quarantine.
-    services.inbound_receive(
+    intake.inbound_receive(
         raw=b"To: support@acme.test\r\nSubject: Who sent this?\r\n\r\nHello\r\n", source="command"
     )
     port = live_server.url.rsplit(":", 1)[1]

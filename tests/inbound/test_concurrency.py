@@ -10,8 +10,9 @@ import pytest
 from django.db import connection
 from django_scopes import scopes_disabled
 
-from inbound_mail import raw_mail, routing, services
+from inbound_mail import raw_mail, routing
 from inbound_mail.models import InboundMessage
+from inbound_mail.services import addresses, batch, processing
 from tenants.scoping import tenant_scope
 from tests.inbound.mails import mail, new_message_id
 from tickets.models import Ticket
@@ -43,12 +44,12 @@ def _received(tenant, raw: bytes) -> int:
 
 def _process_together(tenant, ids: list[int]) -> list[Exception]:
     """Each message by its own worker, all at once."""
-    return _together(tenant, ids, lambda pk: services.inbound_process(inbound_id=pk))
+    return _together(tenant, ids, lambda pk: processing.inbound_process(inbound_id=pk))
 
 
 def _batches_together(tenant, batches: list[list[int]]) -> list[Exception]:
     """Each batch by its own worker, all at once."""
-    return _together(tenant, batches, lambda ids: services.inbound_process_batch(inbound_ids=ids))
+    return _together(tenant, batches, lambda ids: batch.inbound_process_batch(inbound_ids=ids))
 
 
 def _together(tenant, jobs: list, run) -> list[Exception]:
@@ -101,7 +102,7 @@ def test_original_and_replies_at_once_make_one_ticket(pg, support):
 def test_one_message_to_two_addresses_at_once_makes_one_ticket(pg, support):
     acme, _ = support
     with acme.scope():
-        services.inbound_address_add(organization=acme.org, address="sales@acme.test")
+        addresses.inbound_address_add(organization=acme.org, address="sales@acme.test")
     for n in range(ROUNDS):
         message_id = new_message_id()
         ids = [

@@ -16,9 +16,10 @@ import pytest
 import yaml
 from django_scopes import scopes_disabled
 
-from inbound_mail import mail_files, services
+from inbound_mail import mail_files
 from inbound_mail.models import InboundMessage
 from inbound_mail.parsing import parse_message
+from inbound_mail.services import intake
 from tickets.models import Attachment, Ticket
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
@@ -129,7 +130,7 @@ def test_every_corpus_message_goes_through_the_pipeline(
     for path in _corpus_paths():
         for _label, raw in mail_files.messages_in(CORPUS / path):
             with django_capture_on_commit_callbacks(execute=True):
-                receipt = services.inbound_receive(
+                receipt = intake.inbound_receive(
                     raw=raw, source="command", fallback_organization=acme.org
                 )
             results.setdefault(path, []).extend(receipt.inbound_ids)

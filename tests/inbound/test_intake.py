@@ -6,8 +6,9 @@ import pytest
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
-from inbound_mail import raw_mail, services, tasks
+from inbound_mail import raw_mail, tasks
 from inbound_mail.models import InboundMessage, UnclaimedMessage
+from inbound_mail.services import addresses, intake, processing, quarantine
 from tests.inbound.mails import mail, new_message_id
 from tickets import mail_tokens
 from tickets.models import Comment, Ticket
@@ -22,7 +23,7 @@ def test_raw_bytes_are_stored_before_processing(support, django_capture_on_commi
     acme, _ = support
     raw = mail(subject="Stored first")
     with django_capture_on_commit_callbacks(execute=False) as queued:
-        receipt = services.inbound_receive(raw=raw, source="command")
+        receipt = intake.inbound_receive(raw=raw, source="command")
     with acme.scope():
         row = InboundMessage.objects.get()
     assert (row.status, row.sha256, row.size) == ("received", raw_mail.digest(raw), len(raw))
@@ -97,7 +98,7 @@ def test_same_bytes_twice_is_one_row_and_one_ticket(support, deliver):
 def test_same_message_to_two_addresses_of_a_tenant_is_one_ticket(support, deliver):
     acme, _ = support
     with acme.scope():
-        services.inbound_address_add(organization=acme.org, address="sales@acme.test")
+        addresses.inbound_address_add(organization=acme.org, address="sales@acme.test")
     message_id = new_message_id()
     [a] = deliver(mail(message_id=message_id, headers={"Delivered-To": "support@acme.test"}))
     [b] = deliver(mail(message_id=message_id, headers={"Delivered-To": "sales@acme.test"}))
@@ -124,7 +125,7 @@ def test_crash_after_raw_stored_then_redelivery_makes_one_ticket(
     raw = mail(subject="Crashed")
     # The process dies after the commit, before the task is queued: nothing runs the callbacks.
     with django_capture_on_commit_callbacks(execute=False):
-        services.inbound_receive(raw=raw, source="imap", mailbox=None)
+        intake.inbound_receive(raw=raw, source="imap", mailbox=None)
     assert _tickets(acme) == []
     # The source was never acknowledged, so it delivers again.
     [row] = deliver(raw)
@@ -138,11 +139,11 @@ def test_sweeper_queues_lost_tasks_again(support, django_capture_on_commit_callb
     # Queued after the commit, but the task never ran (broker lost it, or the worker died
     # holding it: its row lock went with its connection, and the row is simply `received`).
     with django_capture_on_commit_callbacks(execute=False):
-        lost = services.inbound_receive(raw=mail(subject="Lost task"), source="command")
-    assert services.inbound_sweep() == []  # not due yet: it may still be in the queue
-    later = timezone.now() + services.STUCK_AFTER + timedelta(seconds=1)
-    assert services.inbound_sweep(now=later) == [(acme.org.pk, lost.inbound_ids[0])]
-    assert services.inbound_sweep(now=later) == []
+        lost = intake.inbound_receive(raw=mail(subject="Lost task"), source="command")
+    assert quarantine.inbound_sweep() == []  # not due yet: it may still be in the queue
+    later = timezone.now() + intake.STUCK_AFTER + timedelta(seconds=1)
+    assert quarantine.inbound_sweep(now=later) == [(acme.org.pk, lost.inbound_ids[0])]
+    assert quarantine.inbound_sweep(now=later) == []
     with acme.scope():
         row = InboundMessage.objects.get()
     assert (row.status, row.attempts, _tickets(acme)) == ("processed", 1, [(1, "Lost task")])
@@ -153,17 +154,17 @@ def test_message_that_keeps_killing_its_worker_ends_in_quarantine(
 ):
     acme, _ = support
     with django_capture_on_commit_callbacks(execute=False):
-        services.inbound_receive(raw=mail(subject="Poison"), source="command")
+        intake.inbound_receive(raw=mail(subject="Poison"), source="command")
     with acme.scope():
         # Every try died before it could record anything: the row is still `received`.
-        InboundMessage.objects.update(attempts=services.MAX_ATTEMPTS - 1)
-    later = timezone.now() + services.STUCK_AFTER + timedelta(seconds=1)
-    assert services.inbound_sweep(now=later) == []
+        InboundMessage.objects.update(attempts=processing.MAX_ATTEMPTS - 1)
+    later = timezone.now() + intake.STUCK_AFTER + timedelta(seconds=1)
+    assert quarantine.inbound_sweep(now=later) == []
     with acme.scope():
         row = InboundMessage.objects.get()
-    assert (row.status, row.attempts) == ("quarantined", services.MAX_ATTEMPTS)
+    assert (row.status, row.attempts) == ("quarantined", processing.MAX_ATTEMPTS)
     assert row.reason == (
-        f"failed {services.MAX_ATTEMPTS} times; last error: "
+        f"failed {processing.MAX_ATTEMPTS} times; last error: "
         "processing never finished (the task was lost or the worker died)"
     )
 
@@ -182,15 +183,15 @@ def test_failure_is_retried_with_backoff_then_quarantined(
             sha256=sha,
             size=len(raw),
             message_id="x@y",
-            due_at=timezone.now() + services.STUCK_AFTER,
+            due_at=timezone.now() + intake.STUCK_AFTER,
         )
     tasks.process_inbound.delay(row.pk, organization_id=acme.org.pk)
     with acme.scope():
         row.refresh_from_db()
     statuses, now = [(row.status, row.attempts)], timezone.now()
-    for _ in range(services.MAX_ATTEMPTS - 1):
+    for _ in range(processing.MAX_ATTEMPTS - 1):
         now += timedelta(hours=1)
-        services.inbound_sweep(now=now)
+        quarantine.inbound_sweep(now=now)
         with acme.scope():
             row.refresh_from_db()
         statuses.append((row.status, row.attempts))
@@ -199,7 +200,7 @@ def test_failure_is_retried_with_backoff_then_quarantined(
     # Once the bytes are back, an admin's reprocess goes through.
     raw_mail.store(raw)
     with acme.scope(), django_capture_on_commit_callbacks(execute=True):
-        services.inbound_reprocess(message=row)
+        quarantine.inbound_reprocess(message=row)
     row.refresh_from_db()
     assert (row.status, _tickets(acme)) == ("processed", [(1, "Raw went missing")])
 
@@ -212,14 +213,14 @@ def test_first_failure_waits_for_its_backoff(support):
             source="command",
             sha256="0" * 64,
             size=1,
-            due_at=timezone.now() + services.STUCK_AFTER,
+            due_at=timezone.now() + intake.STUCK_AFTER,
         )
     tasks.process_inbound.delay(row.pk, organization_id=acme.org.pk)
     with acme.scope():
         row.refresh_from_db()
     assert (row.status, row.attempts) == ("failed", 1)
-    assert row.due_at - timezone.now() > services.RETRY_DELAYS[0] - timedelta(seconds=5)
-    assert services.inbound_sweep() == []
+    assert row.due_at - timezone.now() > processing.RETRY_DELAYS[0] - timedelta(seconds=5)
+    assert quarantine.inbound_sweep() == []
 
 
 def test_one_bad_message_never_blocks_the_next(support, deliver):
@@ -233,7 +234,7 @@ def test_one_bad_message_never_blocks_the_next(support, deliver):
             due_at=timezone.now(),
         )
     good = mail(subject="Behind the bad one")
-    services.inbound_sweep()
+    quarantine.inbound_sweep()
     [row] = deliver(good)
     with acme.scope():
         bad.refresh_from_db()
@@ -249,7 +250,7 @@ def test_reprocess_accepts_an_oversized_message(
     [row] = deliver(mail(subject="Big but wanted"))
     with acme.scope():
         with django_capture_on_commit_callbacks(execute=True):
-            services.inbound_reprocess(message=row)
+            quarantine.inbound_reprocess(message=row)
         row.refresh_from_db()
     assert (row.status, _tickets(acme)) == ("processed", [(1, "Big but wanted")])
 
@@ -258,7 +259,7 @@ def test_processing_twice_applies_once(support, deliver):
     acme, _ = support
     [row] = deliver(mail())
     with acme.scope():
-        assert services.inbound_process(inbound_id=row.pk) is None
+        assert processing.inbound_process(inbound_id=row.pk) is None
         assert Comment.objects.count() == 1
 
 

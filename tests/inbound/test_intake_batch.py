@@ -11,9 +11,10 @@ from django.db import DatabaseError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django_scopes import scopes_disabled
 
-from inbound_mail import raw_mail, routing, services, tasks
+from inbound_mail import raw_mail, routing, tasks
 from inbound_mail.management.commands import ingest_email
 from inbound_mail.models import InboundMessage, Mailbox, UnclaimedMessage
+from inbound_mail.services import intake as intake_services
 from tenants.models import Organization
 from tests.inbound.mails import mail
 from tickets import mail_tokens
@@ -111,11 +112,11 @@ def _outcome(intake, queued, capture) -> tuple:
 
 
 def _one_by_one(raws, **options):
-    return lambda: [services.inbound_receive(raw=raw, **options) for raw in raws]
+    return lambda: [intake_services.inbound_receive(raw=raw, **options) for raw in raws]
 
 
 def _batch(raws, **options):
-    return lambda: services.inbound_receive_many(raws=raws, **options)
+    return lambda: intake_services.inbound_receive_many(raws=raws, **options)
 
 
 @pytest.fixture
@@ -125,8 +126,8 @@ def mixed(support, settings, django_capture_on_commit_callbacks):
     to_acme, to_globex = mail(subject="Acme"), mail(to="help@globex.test", subject="Globex")
     waiting, done = mail(subject="Received before"), mail(subject="Processed before")
     with django_capture_on_commit_callbacks(execute=False):
-        services.inbound_receive(raw=waiting, source="command")
-        services.inbound_receive(raw=done, source="command")
+        intake_services.inbound_receive(raw=waiting, source="command")
+        intake_services.inbound_receive(raw=done, source="command")
     acme, _ = support
     with acme.scope():
         InboundMessage.objects.filter(sha256=raw_mail.digest(done)).update(status="processed")
@@ -154,7 +155,7 @@ def test_batch_records_what_one_by_one_records(mixed, queued, django_capture_on_
     described, inbound, unclaimed, waiting = batch
     assert [len(ids) for _, ids, _ in described] == [1, 1, 2, 0, 1, 1, 1, 1, 1, 0, 1]
     assert [row[-2:] for row in inbound if row[8] == "Too large"] == [
-        ("quarantined", services._oversize_reason(len(mixed[4])))
+        ("quarantined", intake_services._oversize_reason(len(mixed[4])))
     ]
     assert sorted(row[8] for row in unclaimed) == ["Nobody", "Nobody again"]
     acme_waiting = [raw_mail.digest(m) for m in (mixed[0], mixed[2], mixed[6], mixed[8])]
@@ -211,7 +212,7 @@ def test_raw_bytes_are_stored_and_nothing_runs_before_commit(
 ):
     raws = [mail(subject=f"Stored {n}") for n in range(3)]
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        receipts = services.inbound_receive_many(raws=raws, source="command")
+        receipts = intake_services.inbound_receive_many(raws=raws, source="command")
     assert [r.sha256 for r in receipts] == [raw_mail.digest(raw) for raw in raws]
     assert [default_storage.open(f"inbound/{r.sha256}").read() for r in receipts] == raws
     assert len(callbacks) == 1
@@ -224,7 +225,7 @@ def test_batch_is_processed_once_committed(support, django_capture_on_commit_cal
     acme, globex = support
     raws = [mail(subject="First"), mail(subject="Second"), mail(to="help@globex.test")]
     with django_capture_on_commit_callbacks(execute=True):
-        services.inbound_receive_many(raws=raws, source="command")
+        intake_services.inbound_receive_many(raws=raws, source="command")
     with acme.scope():
         assert sorted(Ticket.objects.values_list("subject", flat=True)) == ["First", "Second"]
     with globex.scope():
@@ -233,7 +234,7 @@ def test_batch_is_processed_once_committed(support, django_capture_on_commit_cal
 
 def test_empty_batch_does_nothing(db, django_assert_num_queries):
     with django_assert_num_queries(0):
-        assert services.inbound_receive_many(raws=[], source="imap") == []
+        assert intake_services.inbound_receive_many(raws=[], source="imap") == []
 
 
 def _statements(count: int, tag: str) -> list[str]:
@@ -242,7 +243,7 @@ def _statements(count: int, tag: str) -> list[str]:
         to = ("support@acme.test", "help@globex.test", "nobody@unknown.test")[n % 3]
         raws.append(mail(to=to, subject=f"{tag} {n}"))
     with CaptureQueriesContext(connection) as captured, transaction.atomic():
-        receipts = services.inbound_receive_many(raws=raws, source="command")
+        receipts = intake_services.inbound_receive_many(raws=raws, source="command")
     assert len(receipts) == count
     return [q["sql"] for q in captured.captured_queries]
 
@@ -262,7 +263,7 @@ def test_processing_is_queued_per_tenant_in_chunks(support, queued, settings, ca
     raws = [mail(subject=f"Acme {n}") for n in range(120)]
     raws.insert(7, mail(to="help@globex.test", subject="Globex"))
     with capture_all() as callbacks:
-        receipts = services.inbound_receive_many(raws=raws, source="command")
+        receipts = intake_services.inbound_receive_many(raws=raws, source="command")
     assert len(callbacks) == 4  # one per chunk: a failed publish loses no other chunk
     for callback in callbacks:
         callback()
@@ -278,7 +279,7 @@ def test_processing_is_queued_per_tenant_in_chunks(support, queued, settings, ca
 def test_a_message_alone_keeps_the_one_message_task(support, queued, capture_all):
     acme, _ = support
     with capture_all() as callbacks:
-        receipt = services.inbound_receive(raw=mail(), source="command")
+        receipt = intake_services.inbound_receive(raw=mail(), source="command")
     for callback in callbacks:
         callback()
     assert queued == [("one", receipt.inbound_ids[0], acme.org.pk)]
@@ -334,13 +335,13 @@ def test_ingest_stores_an_mbox_in_chunks(
     acme, _ = support
     monkeypatch.setattr(ingest_email, "CHUNK_MESSAGES", 2)
     batches = []
-    receive_many = services.inbound_receive_many
+    receive_many = intake_services.inbound_receive_many
 
     def counting(**options):
         batches.append(len(options["raws"]))
         return receive_many(**options)
 
-    monkeypatch.setattr(services, "inbound_receive_many", counting)
+    monkeypatch.setattr(intake_services, "inbound_receive_many", counting)
     path = _mbox(tmp_path / "archive.mbox", [f"Mbox {n}" for n in range(5)])
     out, _ = _ingest(path, capture=django_capture_on_commit_callbacks)
     assert (out, batches) == ("stored 5 message(s), 0 of them claimed by no tenant", [2, 2, 1])
@@ -353,7 +354,7 @@ def test_ingest_reports_a_refused_chunk_and_exits_75(
 ):
     acme, _ = support
     monkeypatch.setattr(ingest_email, "CHUNK_MESSAGES", 2)
-    receive_many = services.inbound_receive_many
+    receive_many = intake_services.inbound_receive_many
     calls = []
 
     def flaky(**options):
@@ -362,7 +363,7 @@ def test_ingest_reports_a_refused_chunk_and_exits_75(
             raise DatabaseError("connection lost")
         return receive_many(**options)
 
-    monkeypatch.setattr(services, "inbound_receive_many", flaky)
+    monkeypatch.setattr(intake_services, "inbound_receive_many", flaky)
     path = _mbox(tmp_path / "archive.mbox", [f"Mbox {n}" for n in range(5)])
     with pytest.raises(CommandError) as error:
         _ingest(path, capture=django_capture_on_commit_callbacks)

@@ -3,8 +3,9 @@
 import pytest
 from django.utils import timezone
 
-from inbound_mail import services, tasks
+from inbound_mail import tasks
 from inbound_mail.models import InboundMessage, Mailbox
+from inbound_mail.services import mailboxes
 from tests.inbound.mails import mail
 from tests.peers import free_port
 from tickets.models import Ticket
@@ -137,7 +138,7 @@ def test_login_failure_is_recorded_and_cleared_by_the_next_good_poll(
     assert mailbox.last_error.startswith("Login failed: ")
     with acme.scope():
         mailbox.password = imap_account.password
-        services.mailbox_save(mailbox=mailbox)
+        mailboxes.mailbox_save(mailbox=mailbox)
     _poll(acme, mailbox, capture)
     assert mailbox.last_error == ""
 
@@ -162,7 +163,7 @@ def test_a_poll_in_progress_is_not_polled_twice(support, imap_account, capture):
     mailbox = _mailbox(acme, imap_account)
     with acme.scope():
         Mailbox.objects.filter(pk=mailbox.pk).update(
-            polling_until=timezone.now() + services.POLL_CLAIM
+            polling_until=timezone.now() + mailboxes.POLL_CLAIM
         )
     assert _poll(acme, mailbox, capture) is None
 
@@ -182,13 +183,13 @@ def test_test_connection_reports_the_exact_result(support, imap_account):
     good = _mailbox(acme, imap_account)
     refused = _mailbox(acme, imap_account, name="Refused", port=free_port())
     with acme.scope():
-        worked, text = services.mailbox_test(mailbox=good)
+        worked, text = mailboxes.mailbox_test(mailbox=good)
         assert (worked, text) == (
             True,
             f"Logged in to 127.0.0.1:{imap_account.port} as {imap_account.username} "
             "without encryption; INBOX holds 0 message(s).",
         )
-        assert services.mailbox_test(mailbox=refused) == (
+        assert mailboxes.mailbox_test(mailbox=refused) == (
             False,
             f"Connection refused to 127.0.0.1:{refused.port}",
         )

@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from inbound_mail.parsing import MAX_BODY_CHARS, parse_message, to_json
+from inbound_mail.parsing import parse_message, to_json
+from inbound_mail.parsing.limits import MAX_BODY_CHARS
 
 
 def _parse(raw):

@@ -5,16 +5,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from inbound_mail import autoreply, parsing
+from inbound_mail import autoreply
 from inbound_mail.forwards import find_forwarded_sender
-from inbound_mail.parsing import (
-    Address,
-    decode_bytes,
-    decode_header_value,
-    parse_addresses,
-    parse_message,
-    to_json,
-)
+from inbound_mail.parsing import Address, classification, parse_message, pipeline, to_json
+from inbound_mail.parsing.addresses import parse_addresses
+from inbound_mail.parsing.charsets import decode_bytes
+from inbound_mail.parsing.headers import decode_header_value, parse_date
 
 
 def mail(headers: str, body: str = "hello", *, charset: str = "utf-8") -> bytes:
@@ -156,7 +152,7 @@ Date: Tue, 03 Apr 2012 16:23:59 +0400
     ],
 )
 def test_parse_date(value, expected):
-    assert parsing.parse_date(value) == expected
+    assert parse_date(value) == expected
 
 
 def test_parse_message_ids_without_brackets_and_missing():
@@ -315,7 +311,7 @@ def test_parse_message_falls_back_to_mail_parser(monkeypatch):
     def broken(raw):
         raise RuntimeError("bug")
 
-    monkeypatch.setattr(parsing, "_parse_stdlib", broken)
+    monkeypatch.setattr(pipeline, "_parse_stdlib", broken)
     msg = parse_message(mail("From: Bob <bob@example.com>\nSubject: still here", "body text"))
     assert (msg.subject, msg.from_.address, msg.text) == (
         "still here",
@@ -329,8 +325,8 @@ def test_parse_message_last_resort_keeps_headers(monkeypatch):
     def broken(raw):
         raise RuntimeError("bug")
 
-    monkeypatch.setattr(parsing, "_parse_stdlib", broken)
-    monkeypatch.setattr(parsing, "_parse_mailparser", broken)
+    monkeypatch.setattr(pipeline, "_parse_stdlib", broken)
+    monkeypatch.setattr(pipeline, "_parse_mailparser", broken)
     msg = parse_message(mail("Subject: last resort", "body"))
     assert (msg.subject, msg.text) == ("last resort", "body")
     assert msg.defects[:2] == [
@@ -343,7 +339,7 @@ def test_parse_message_classification_bug_keeps_the_parse(monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("bug")
 
-    monkeypatch.setattr(parsing.bounces, "find_bounce", broken)
+    monkeypatch.setattr(classification.bounces, "find_bounce", broken)
     msg = parse_message(mail("Subject: ok"))
     assert msg.subject == "ok"
     assert msg.bounce is None

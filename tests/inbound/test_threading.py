@@ -6,11 +6,12 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from inbound_mail import services
+from inbound_mail import selectors
 from tests.inbound.mails import apple_mail_reply, gmail_reply, mail, new_message_id, outlook_reply
 from tickets import mail_tokens
-from tickets import services as ticket_services
 from tickets.models import Collaborator, Contact, Status, Ticket
+from tickets.services.contacts import contact_get_or_create
+from tickets.services.tickets import collaborator_add, ticket_change_status
 
 CAROL = "Carol <carol@customer.test>"
 
@@ -143,8 +144,8 @@ def test_subject_tag_from_requester_threads(support, deliver, opened):
 def test_subject_tag_from_collaborator_threads(support, deliver, opened):
     acme, _ = support
     with acme.scope():
-        dave = ticket_services.contact_get_or_create(organization=acme.org, email="dave@x.test")
-        ticket_services.collaborator_add(ticket=opened[0].ticket, contact=dave)
+        dave = contact_get_or_create(organization=acme.org, email="dave@x.test")
+        collaborator_add(ticket=opened[0].ticket, contact=dave)
     [reply] = deliver(mail(sender="dave@x.test", subject="Re: [#1]"))
     assert reply.ticket_id == opened[0].ticket_id
 
@@ -195,9 +196,7 @@ def test_reply_prefix_from_someone_else_is_a_new_ticket(support, deliver, opened
 def test_reply_prefix_to_a_resolved_ticket_is_a_new_ticket(support, deliver, opened):
     acme, _ = support
     with acme.scope():
-        ticket_services.ticket_change_status(
-            ticket=opened[0].ticket, status=Status.objects.get(name="Resolved")
-        )
+        ticket_change_status(ticket=opened[0].ticket, status=Status.objects.get(name="Resolved"))
     [row] = deliver(mail(sender=CAROL, subject="Re: Printer on fire"))
     assert row.ticket_id != opened[0].ticket_id
 
@@ -223,9 +222,7 @@ def test_token_wins_over_subject_tag(support, deliver, opened):
 def test_customer_reply_reopens_resolved_ticket(support, deliver, opened):
     acme, _ = support
     with acme.scope():
-        ticket_services.ticket_change_status(
-            ticket=opened[0].ticket, status=Status.objects.get(name="Resolved")
-        )
+        ticket_change_status(ticket=opened[0].ticket, status=Status.objects.get(name="Resolved"))
     deliver(mail(sender=CAROL, subject="Re: Printer on fire", in_reply_to=opened[1]))
     with acme.scope():
         assert Ticket.objects.get(pk=opened[0].ticket_id).status.name == "Open"
@@ -264,4 +261,4 @@ def test_outbound_message_id_threads(support, deliver, opened):
     [reply] = deliver(mail(subject="x", in_reply_to="legacy-unsigned-id@old.helpdesk.test"))
     assert reply.ticket_id == opened[0].ticket_id
     with acme.scope():
-        assert services.selectors.inbound_addresses() == {"support@acme.test"}
+        assert selectors.inbound_addresses() == {"support@acme.test"}

@@ -14,8 +14,8 @@ from inbound_mail.models import InboundAddress, InboundMessage, Mailbox, SpamRul
 from tenants.models import User
 from tests.inbound.mails import mail
 from tests.peers import free_port
-from tickets import services as ticket_services
 from tickets.models import Contact, CustomerDomain, Ticket
+from tickets.services.contacts import contact_get_or_create
 
 PAGES = [
     "/settings/mail/quarantine/",
@@ -217,7 +217,7 @@ def test_spam_list_add_and_remove(support):
 def test_customer_domains(support):
     acme, globex = support
     with acme.scope():
-        ticket_services.contact_get_or_create(organization=acme.org, email="ann@northwind.test")
+        contact_get_or_create(organization=acme.org, email="ann@northwind.test")
     client = acme.client(acme.admin)
     data = {"domain": "NorthWind.test", "customer": "Northwind"}
     assert client.post("/settings/mail/domains/", data).status_code == 302

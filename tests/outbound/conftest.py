@@ -5,8 +5,9 @@ from datetime import UTC, datetime
 import pytest
 
 from inbound_mail.models import InboundAddress
-from outbound_mail import services, transport
+from outbound_mail import transport
 from outbound_mail.models import OutgoingMessage, SmtpConnection
+from outbound_mail.services.connections import mail_settings_save, smtp_connection_save
 
 T0 = datetime(2030, 1, 7, 9, 0, tzinfo=UTC)
 
@@ -32,7 +33,7 @@ def connect(tenant, peer, **overrides) -> SmtpConnection:
         **overrides,
     }
     with tenant.scope():
-        return services.smtp_connection_save(organization=tenant.org, **values)
+        return smtp_connection_save(organization=tenant.org, **values)
 
 
 def support_address(tenant, *, plus: bool = True) -> InboundAddress:
@@ -67,7 +68,7 @@ def rows(tenant, **filters) -> list[OutgoingMessage]:
 
 def set_debounce(tenant, seconds: int) -> None:
     with tenant.scope():
-        services.mail_settings_save(organization=tenant.org, debounce_seconds=seconds)
+        mail_settings_save(organization=tenant.org, debounce_seconds=seconds)
 
 
 def parts(message) -> dict[str, str]:

@@ -6,8 +6,9 @@ from collections import Counter
 import pytest
 from django.db import connection, connections, transaction
 
-from outbound_mail import services
 from outbound_mail.models import OutgoingMessage
+from outbound_mail.services.notify import notify_event
+from outbound_mail.services.sending import outgoing_claim, outgoing_send_due
 from tenants.scoping import tenant_scope
 from tests.factories import make_ticket
 from tests.outbound.conftest import T0, rows
@@ -25,7 +26,7 @@ def queue(tenant, tickets: int) -> None:
         for i in range(tickets):
             with events.muted():
                 ticket = make_ticket(tenant.org, email=f"c{i}@customer.test")
-            services.notify_event(
+            notify_event(
                 organization=tenant.org,
                 name=events.TICKET_CREATED,
                 ticket_id=ticket.pk,
@@ -64,7 +65,7 @@ def test_two_workers_never_send_a_message_twice(acme, mailer):
     def worker():
         claimed = 0
         with tenant_scope(acme.org):
-            while batch := services.outgoing_send_due(organization=acme.org, now=T0, limit=5):
+            while batch := outgoing_send_due(organization=acme.org, now=T0, limit=5):
                 claimed += batch
         return claimed
 
@@ -95,7 +96,7 @@ def test_a_claim_skips_rows_another_worker_holds(acme, mailer):
         held.wait(10)
         try:
             with tenant_scope(acme.org):
-                return [r.pk for r in services.outgoing_claim(now=T0, limit=100)[1]]
+                return [r.pk for r in outgoing_claim(now=T0, limit=100)[1]]
         finally:
             done.set()
 

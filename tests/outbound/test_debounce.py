@@ -2,12 +2,15 @@
 
 from datetime import timedelta
 
-from outbound_mail import services
+from outbound_mail.services.notify import notify_event
+from outbound_mail.services.sending import outgoing_send_due
+from outbound_mail.services.templates import template_save
 from tests.factories import make_ticket
 from tests.outbound.conftest import T0, parts, rows, set_debounce
 from tickets import events
-from tickets import services as tickets
 from tickets.models import Status
+from tickets.services.comments import comment_create
+from tickets.services.tickets import ticket_change_status
 
 CAROL = "carol@customer.test"
 
@@ -27,7 +30,7 @@ class Clock:
     def notify(self, name, now, actor=None, **data) -> list[int]:
         """The ids of the rows due right after this change."""
         with self.tenant.scope():
-            return services.notify_event(
+            return notify_event(
                 organization=self.tenant.org,
                 name=name,
                 ticket_id=self.ticket.pk,
@@ -38,7 +41,7 @@ class Clock:
 
     def reply(self, text, now, *, send_now=False, public=True):
         with self.tenant.scope(), events.muted():
-            comment = tickets.comment_create(
+            comment = comment_create(
                 ticket=self.ticket,
                 body_text=text,
                 author_user=self.tenant.agent,
@@ -51,7 +54,7 @@ class Clock:
         with self.tenant.scope(), events.muted():
             old = self.ticket.status
             new = Status.objects.get(name=name)
-            tickets.ticket_change_status(ticket=self.ticket, status=new)
+            ticket_change_status(ticket=self.ticket, status=new)
             self.ticket.refresh_from_db()
         data = {
             "from": old.name,
@@ -64,7 +67,7 @@ class Clock:
 
     def send(self, now):
         with self.tenant.scope():
-            return services.outgoing_send_due(organization=self.tenant.org, now=now)
+            return outgoing_send_due(organization=self.tenant.org, now=now)
 
 
 def test_changes_within_the_wait_become_one_message(acme, mailer):
@@ -150,7 +153,7 @@ def test_status_changes_are_mailed_only_when_switched_on(acme, mailer):
     assert clock.status("Pending", at(0)) == []
     assert rows(acme, to_address=CAROL) == []
     with acme.scope():
-        services.template_save(
+        template_save(
             organization=acme.org,
             kind="status_changed",
             subject="Re: {{ ticket_subject }}",
@@ -177,12 +180,12 @@ def test_through_real_events_an_update_waits(acme, mailer, run):
         with events.muted():
             ticket = make_ticket(acme.org)
         with run():
-            tickets.comment_create(ticket=ticket, body_text="Hello", author_user=acme.agent)
+            comment_create(ticket=ticket, body_text="Hello", author_user=acme.agent)
     [row] = rows(acme, to_address=CAROL)
     assert (row.status, row.send_after - row.created_at) == ("pending", timedelta(minutes=2))
     assert mailer.messages == []
     with acme.scope():
-        services.outgoing_send_due(organization=acme.org, now=row.send_after)
+        outgoing_send_due(organization=acme.org, now=row.send_after)
     assert len(mailer.wait_for(1)) == 1
 
 
@@ -191,10 +194,10 @@ def test_send_now_through_real_events_sends_the_waiting_update_at_once(acme, mai
         with events.muted():
             ticket = make_ticket(acme.org)
         with run():
-            tickets.comment_create(ticket=ticket, body_text="Looking.", author_user=acme.agent)
+            comment_create(ticket=ticket, body_text="Looking.", author_user=acme.agent)
         assert mailer.messages == []
         with run():
-            tickets.comment_create(
+            comment_create(
                 ticket=ticket, body_text="Found it.", author_user=acme.agent, send_now=True
             )
     [received] = mailer.wait_for(1)

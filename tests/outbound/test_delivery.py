@@ -5,8 +5,16 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from outbound_mail import delivery, services, tasks, transport
+from outbound_mail import delivery, tasks, transport
 from outbound_mail.models import OutgoingMessage, SmtpConnection
+from outbound_mail.services.notify import notify_event
+from outbound_mail.services.sending import (
+    _record,
+    outgoing_claim,
+    outgoing_send_claimed,
+    outgoing_send_due,
+    outgoing_sweep_stuck,
+)
 from tests.factories import make_ticket
 from tests.outbound.conftest import T0, connect, rows
 from tests.peers import free_port
@@ -21,7 +29,7 @@ def queue_confirmation(tenant, *, now=T0, email=CAROL):
     with tenant.scope():
         with events.muted():
             ticket = make_ticket(tenant.org, email=email)
-        services.notify_event(
+        notify_event(
             organization=tenant.org,
             name=events.TICKET_CREATED,
             ticket_id=ticket.pk,
@@ -34,7 +42,7 @@ def queue_confirmation(tenant, *, now=T0, email=CAROL):
 
 def send(tenant, now):
     with tenant.scope():
-        return services.outgoing_send_due(organization=tenant.org, now=now)
+        return outgoing_send_due(organization=tenant.org, now=now)
 
 
 def carol(tenant) -> OutgoingMessage:
@@ -143,8 +151,8 @@ def test_sending_twice_sends_once(acme, mailer):
 def test_claimed_rows_are_not_claimed_again(acme, mailer):
     queue_confirmation(acme)
     with acme.scope():
-        first_token, first = services.outgoing_claim(now=T0)
-        _, second = services.outgoing_claim(now=T0)
+        first_token, first = outgoing_claim(now=T0)
+        _, second = outgoing_claim(now=T0)
     assert (len(first), second) == (3, [])
     assert {r.claim_token for r in first} == {first_token}
 
@@ -152,13 +160,13 @@ def test_claimed_rows_are_not_claimed_again(acme, mailer):
 def test_sweeper_returns_stuck_rows_and_the_old_claim_cannot_record(acme, mailer):
     queue_confirmation(acme)
     with acme.scope():
-        token, claimed = services.outgoing_claim(now=T0)
-    assert services.outgoing_sweep_stuck(now=T0 + timedelta(minutes=9)) == 0
-    assert services.outgoing_sweep_stuck(now=T0 + timedelta(minutes=11)) == 3
+        token, claimed = outgoing_claim(now=T0)
+    assert outgoing_sweep_stuck(now=T0 + timedelta(minutes=9)) == 0
+    assert outgoing_sweep_stuck(now=T0 + timedelta(minutes=11)) == 3
     assert {(r.status, r.claim_token) for r in rows(acme)} == {(Status.PENDING, "")}
     with acme.scope():
         late = transport.Outcome(ok=True, response="250 late")
-        services._record(claimed[0], late, token=token, now=T0 + timedelta(minutes=12))
+        _record(claimed[0], late, token=token, now=T0 + timedelta(minutes=12))
     assert {r.status for r in rows(acme)} == {Status.PENDING}
     send(acme, T0 + timedelta(minutes=12))
     assert [(r.status, r.attempts) for r in rows(acme)] == [(Status.SENT, 2)] * 3
@@ -170,8 +178,8 @@ def test_sweeper_leaves_other_tenants_rows_in_their_tenant(acme, globex, mailer)
     queue_confirmation(globex)
     for tenant in (acme, globex):
         with tenant.scope():
-            services.outgoing_claim(now=T0)
-    assert services.outgoing_sweep_stuck(now=T0 + timedelta(hours=1)) == 6
+            outgoing_claim(now=T0)
+    assert outgoing_sweep_stuck(now=T0 + timedelta(hours=1)) == 6
     assert [r.organization_id for r in rows(acme)] == [acme.org.pk] * 3
     assert [r.organization_id for r in rows(globex)] == [globex.org.pk] * 3
 
@@ -228,7 +236,7 @@ def test_rows_born_claimed_are_sent_by_their_worker_only(acme, mailer):
     with acme.scope():
         with events.muted():
             ticket = make_ticket(acme.org)
-        queued = services.notify_event(
+        queued = notify_event(
             organization=acme.org,
             name=events.TICKET_CREATED,
             ticket_id=ticket.pk,
@@ -239,7 +247,7 @@ def test_rows_born_claimed_are_sent_by_their_worker_only(acme, mailer):
         )
         assert {(r.status, r.claim_token) for r in rows(acme)} == {(Status.SENDING, queued.token)}
         assert send(acme, T0) == 0  # another worker finds nothing to claim
-        assert services.outgoing_send_claimed(organization=acme.org, queued=queued, now=T0) == 3
+        assert outgoing_send_claimed(organization=acme.org, queued=queued, now=T0) == 3
     assert [(r.status, r.attempts) for r in rows(acme)] == [(Status.SENT, 1)] * 3
     assert len(mailer.wait_for(3)) == 3
 
@@ -248,7 +256,7 @@ def test_a_claimer_that_dies_leaves_its_rows_to_the_sweeper(acme, mailer):
     with acme.scope():
         with events.muted():
             ticket = make_ticket(acme.org)
-        services.notify_event(
+        notify_event(
             organization=acme.org,
             name=events.TICKET_CREATED,
             ticket_id=ticket.pk,
@@ -257,7 +265,7 @@ def test_a_claimer_that_dies_leaves_its_rows_to_the_sweeper(acme, mailer):
             now=T0,
             claim=True,
         )  # ... and the worker dies before sending
-    assert services.outgoing_sweep_stuck(now=T0 + timedelta(minutes=11)) == 3
+    assert outgoing_sweep_stuck(now=T0 + timedelta(minutes=11)) == 3
     assert send(acme, T0 + timedelta(minutes=11)) == 3
     assert len(mailer.wait_for(3)) == 3
 

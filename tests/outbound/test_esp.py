@@ -12,7 +12,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from django.test import Client
 
-from outbound_mail import services
+from outbound_mail.services.notify import notify_event
+from outbound_mail.services.sending import outgoing_send_due
 from tests.factories import make_ticket
 from tests.outbound.conftest import T0, rows
 from tickets import events
@@ -79,7 +80,7 @@ def confirm(tenant):
     with tenant.scope():
         with events.muted():
             ticket = make_ticket(tenant.org)
-        services.notify_event(
+        notify_event(
             organization=tenant.org,
             name=events.TICKET_CREATED,
             ticket_id=ticket.pk,
@@ -87,7 +88,7 @@ def confirm(tenant):
             data={"by_contact": True},
             now=T0,
         )
-        services.outgoing_send_due(organization=tenant.org, now=T0)
+        outgoing_send_due(organization=tenant.org, now=T0)
     return rows(tenant, to_address=CAROL)[0]
 
 
@@ -135,7 +136,7 @@ def test_esp_outage_is_retried_and_a_refused_recipient_fails(acme, postmark):
         )
     ]
     with acme.scope():
-        services.outgoing_send_due(organization=acme.org, now=row.send_after, ids=[row.pk])
+        outgoing_send_due(organization=acme.org, now=row.send_after, ids=[row.pk])
     [row] = rows(acme, to_address=CAROL)
     assert (row.status, row.last_error.split("\n")[0]) == (
         "failed",

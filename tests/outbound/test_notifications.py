@@ -2,22 +2,25 @@
 
 import re
 
-from outbound_mail import kinds, services
+from outbound_mail import kinds
 from outbound_mail.models import Notification
+from outbound_mail.services.notify import notify_event
+from outbound_mail.services.preferences import notification_defaults_save, preferences_save
 from tenants import services as tenant_services
 from tenants.models import Membership
 from tests.factories import make_ticket
 from tests.outbound.conftest import T0, rows
 from tickets import events
-from tickets import services as tickets
 from tickets.models import Contact
+from tickets.services.comments import comment_create
+from tickets.services.tickets import ticket_assign
 
 CHANNELS = dict.fromkeys(kinds.AGENT_KINDS, "both")
 
 
 def notify(tenant, name, ticket, actor=None, **data):
     with tenant.scope():
-        services.notify_event(
+        notify_event(
             organization=tenant.org,
             name=name,
             ticket_id=ticket.pk,
@@ -50,7 +53,7 @@ def test_preferences_choose_email_in_app_both_or_neither(acme, mailer):
         for user, channel in zip(
             [acme.agent, *extra], ["both", "email", "in_app", "none"], strict=True
         ):
-            services.preferences_save(
+            preferences_save(
                 organization=acme.org, user=user, channels={**CHANNELS, "new_ticket_alert": channel}
             )
     ticket = quiet_ticket(acme)
@@ -71,10 +74,10 @@ def test_preferences_choose_email_in_app_both_or_neither(acme, mailer):
 
 def test_organization_defaults_apply_until_an_agent_chooses(acme, mailer):
     with acme.scope():
-        services.notification_defaults_save(
+        notification_defaults_save(
             organization=acme.org, channels={**CHANNELS, "new_ticket_alert": "in_app"}
         )
-        services.preferences_save(organization=acme.org, user=acme.agent, channels=CHANNELS)
+        preferences_save(organization=acme.org, user=acme.agent, channels=CHANNELS)
     notify(acme, events.TICKET_CREATED, quiet_ticket(acme), by_contact=True)
     assert mailed(acme) == [("agent@acme.test", "new_ticket_alert")]
     assert [e for e, _, _ in inbox(acme)] == ["admin@acme.test", "agent@acme.test"]
@@ -100,9 +103,9 @@ def test_new_ticket_alert_goes_to_the_team_and_never_to_the_actor(acme, mailer):
 def test_assignment_and_customer_reply_reach_the_assignee(acme, mailer):
     ticket = quiet_ticket(acme)
     with acme.scope(), events.muted():
-        tickets.ticket_assign(ticket=ticket, assignee=acme.agent, actor_user=acme.admin)
+        ticket_assign(ticket=ticket, assignee=acme.agent, actor_user=acme.admin)
         carol = Contact.objects.get(email="carol@customer.test")
-        comment = tickets.comment_create(
+        comment = comment_create(
             ticket=ticket, body_text="Any news?", author_contact=carol, channel="email"
         )
     notify(acme, events.ASSIGNED, ticket, actor=acme.admin, assignee_id=acme.agent.pk)

@@ -5,20 +5,23 @@ from datetime import timedelta
 import pytest
 from django.conf import settings
 
-from outbound_mail import services
 from outbound_mail.models import Notification
+from outbound_mail.services.connections import mail_settings_save
+from outbound_mail.services.notify import notify_event
 from tests.factories import make_ticket
 from tests.outbound.conftest import T0, rows, set_debounce
 from tickets import events
-from tickets import services as tickets
 from tickets.models import Contact, Status
+from tickets.services.comments import comment_create
+from tickets.services.contacts import contact_get_or_create, contact_mark_undeliverable
+from tickets.services.tickets import ticket_assign
 
 
 def confirm(tenant, email, now=T0):
     with tenant.scope():
         with events.muted():
             ticket = make_ticket(tenant.org, email=email)
-        services.notify_event(
+        notify_event(
             organization=tenant.org,
             name=events.TICKET_CREATED,
             ticket_id=ticket.pk,
@@ -32,11 +35,11 @@ def confirm(tenant, email, now=T0):
 def reply(tenant, ticket, text="Thanks", *, public=True, now=T0):
     with tenant.scope():
         with events.muted():
-            comment = tickets.comment_create(
+            comment = comment_create(
                 ticket=ticket, body_text=text, author_user=tenant.agent, is_public=public
             )
         data = {"comment_id": comment.pk, "public": public, "send_now": True}
-        services.notify_event(
+        notify_event(
             organization=tenant.org,
             name=events.COMMENT_ADDED,
             ticket_id=ticket.pk,
@@ -57,13 +60,13 @@ def test_internal_notes_never_reach_customers(acme, mailer, run):
         with events.muted():
             ticket = make_ticket(acme.org)
         with run():
-            tickets.comment_create(
+            comment_create(
                 ticket=ticket,
                 body_text="Customer is difficult",
                 is_public=False,
                 author_user=acme.agent,
             )
-            tickets.comment_create(ticket=ticket, body_text="All fixed.", author_user=acme.agent)
+            comment_create(ticket=ticket, body_text="All fixed.", author_user=acme.agent)
     [message] = mailer.wait_for(1)
     raw = message.raw.decode()
     assert ("All fixed." in raw, "difficult" in raw) == (True, False)
@@ -113,8 +116,8 @@ def test_nothing_ever_goes_to_our_own_addresses(acme, mailer, address):
 
 def test_undeliverable_contacts_get_no_automatic_mail(acme, mailer):
     with acme.scope():
-        contact = tickets.contact_get_or_create(organization=acme.org, email="gone@customer.test")
-        tickets.contact_mark_undeliverable(contact=contact, reason="bounced: 5.1.1 unknown")
+        contact = contact_get_or_create(organization=acme.org, email="gone@customer.test")
+        contact_mark_undeliverable(contact=contact, reason="bounced: 5.1.1 unknown")
     ticket = confirm(acme, "gone@customer.test")
     reply(acme, ticket)  # a person may still try
     assert to(acme, "gone@customer.test") == [
@@ -130,9 +133,7 @@ def test_undeliverable_contacts_get_no_automatic_mail(acme, mailer):
 def test_automatic_mail_is_capped_per_ticket_and_recipient(acme, mailer):
     set_debounce(acme, 0)
     with acme.scope():
-        services.mail_settings_save(
-            organization=acme.org, auto_mail_limit=2, auto_mail_window_minutes=60
-        )
+        mail_settings_save(organization=acme.org, auto_mail_limit=2, auto_mail_window_minutes=60)
         with events.muted():
             ticket = make_ticket(acme.org)
         resolved, opened = Status.objects.get(name="Resolved"), Status.objects.get(name="Open")
@@ -140,7 +141,7 @@ def test_automatic_mail_is_capped_per_ticket_and_recipient(acme, mailer):
     def resolve(now):
         with acme.scope():
             data = {"from": opened.name, "to": resolved.name, "to_category": "resolved"}
-            services.notify_event(
+            notify_event(
                 organization=acme.org,
                 name=events.STATUS_CHANGED,
                 ticket_id=ticket.pk,
@@ -163,9 +164,9 @@ def test_an_auto_reply_on_a_ticket_is_listed_but_never_mailed(acme, mailer):
     with acme.scope():
         with events.muted():
             ticket = make_ticket(acme.org)
-            tickets.ticket_assign(ticket=ticket, assignee=acme.agent)
+            ticket_assign(ticket=ticket, assignee=acme.agent)
             requester = Contact.objects.get(email="carol@customer.test")
-            comment = tickets.comment_create(
+            comment = comment_create(
                 ticket=ticket,
                 body_text="I am out of office.",
                 author_contact=requester,
@@ -178,7 +179,7 @@ def test_an_auto_reply_on_a_ticket_is_listed_but_never_mailed(acme, mailer):
             "by_contact": True,
             "auto_generated": True,
         }
-        services.notify_event(
+        notify_event(
             organization=acme.org,
             name=events.COMMENT_ADDED,
             ticket_id=ticket.pk,

@@ -4,12 +4,15 @@ import re
 
 from django.core.files.base import ContentFile
 
-from outbound_mail import services as mail_services
 from outbound_mail.models import OutgoingMessage
+from outbound_mail.services.templates import branding_save
 from tests.factories import make_ticket
 from tests.outbound.conftest import parts, rows, set_debounce
-from tickets import services
 from tickets.mail_tokens import make_token, ticket_from_message_id
+from tickets.services.attachments import Upload
+from tickets.services.comments import comment_create
+from tickets.services.contacts import contact_get_or_create
+from tickets.services.tickets import collaborator_add, ticket_create
 
 CONFIRMATION_TEXT = """Hello Carol,
 
@@ -79,16 +82,16 @@ def test_agent_reply_threads_and_carries_attachments(acme, mailer, run):
     with acme.scope():
         with run():
             ticket = make_ticket(acme.org, message_id="m1@customer.test")
-        collaborator = services.contact_get_or_create(organization=acme.org, email="dan@c.test")
-        services.collaborator_add(ticket=ticket, contact=collaborator)
+        collaborator = contact_get_or_create(organization=acme.org, email="dan@c.test")
+        collaborator_add(ticket=ticket, contact=collaborator)
         mailer.clear()
         with run():
-            services.comment_create(
+            comment_create(
                 ticket=ticket,
                 body_text="The fire brigade is on its way.",
                 author_user=acme.agent,
                 send_now=True,
-                uploads=[services.Upload(filename="plan.pdf", content=b"%PDF-1.4 plan")],
+                uploads=[Upload(filename="plan.pdf", content=b"%PDF-1.4 plan")],
             )
     received = _by_rcpt(mailer, 2)
     confirmation = rows(acme, kind="new_ticket_confirmation")[0]
@@ -118,7 +121,7 @@ def test_agent_reply_threads_and_carries_attachments(acme, mailer, run):
 
 def test_branding_goes_into_every_mail(acme, mailer, run):
     org = acme.org
-    mail_services.branding_save(
+    branding_save(
         organization=org,
         accent_color="#aa3300",
         sender_name="Acme Support",
@@ -194,8 +197,8 @@ def test_platform_backend_locmem_records_sent(acme, run):
 
 def test_a_ticket_an_agent_opens_mails_its_first_message_to_the_customer(acme, mailer, run):
     with acme.scope(), run():
-        requester = services.contact_get_or_create(organization=acme.org, email="dan@c.test")
-        services.ticket_create(
+        requester = contact_get_or_create(organization=acme.org, email="dan@c.test")
+        ticket_create(
             organization=acme.org,
             subject="Your phone call",
             requester=requester,

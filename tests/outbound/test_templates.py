@@ -5,10 +5,11 @@ import re
 
 import pytest
 
-from outbound_mail import rendering, services
+from outbound_mail import rendering
 from outbound_mail.kinds import TEMPLATE_KINDS
 from outbound_mail.models import EmailTemplate
 from outbound_mail.placeholders import sample_values
+from outbound_mail.services.templates import template_save
 from tests.factories import make_ticket
 from tests.outbound.conftest import T0, parts
 from tickets import events
@@ -25,7 +26,7 @@ def save(
     enabled=True,
 ):
     with tenant.scope():
-        return services.template_save(
+        return template_save(
             organization=tenant.org,
             kind=kind,
             subject=subject,

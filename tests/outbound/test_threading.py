@@ -4,14 +4,17 @@ from email.message import EmailMessage
 
 from django.utils import timezone
 
-from inbound_mail import services as inbound
-from outbound_mail import selectors, services
+from inbound_mail.services import intake
+from outbound_mail import selectors
+from outbound_mail.services.connections import mail_settings_save
+from outbound_mail.services.notify import notify_event
+from outbound_mail.services.sending import outgoing_mark_bounced
 from outbound_mail.threading import MAX_REFERENCES, TicketHistory, trim
 from tests.factories import make_ticket
 from tests.outbound.conftest import rows
 from tickets import events
-from tickets import services as tickets
 from tickets.models import Comment, Contact, Ticket
+from tickets.services.comments import comment_create
 
 CAROL = "carol@customer.test"
 
@@ -45,7 +48,7 @@ def answer(received, body: str, *, to: str | None = None) -> bytes:
 
 def deliver(run, raw: bytes, to: str) -> None:
     with run():
-        inbound.inbound_receive(raw=raw, source="command", envelope_recipients=[to])
+        intake.inbound_receive(raw=raw, source="command", envelope_recipients=[to])
 
 
 def carol_mail(peer, n):
@@ -89,9 +92,9 @@ def test_agent_reply_round_trip_keeps_one_thread(acme, mailer, run):
     deliver(run, first_mail(), "support@acme.test")
     with acme.scope():
         ticket = Ticket.objects.get()
-        services.mail_settings_save(organization=acme.org, debounce_seconds=0)
+        mail_settings_save(organization=acme.org, debounce_seconds=0)
         with run():
-            tickets.comment_create(ticket=ticket, body_text="Unplug it.", author_user=acme.agent)
+            comment_create(ticket=ticket, body_text="Unplug it.", author_user=acme.agent)
     confirmation, agent_reply = carol_mail(mailer, 4)
     ids = [str(m["Message-ID"]) for m in (confirmation, agent_reply)]
     assert str(agent_reply["References"]).split() == ["<m1@customer.test>", ids[0]]
@@ -145,7 +148,7 @@ def _sent(tenant):
     with tenant.scope():
         with events.muted():
             ticket = make_ticket(tenant.org)
-        services.notify_event(
+        notify_event(
             organization=tenant.org,
             name=events.TICKET_CREATED,
             ticket_id=ticket.pk,
@@ -174,13 +177,13 @@ def test_mark_bounced_touches_only_that_message_of_that_tenant(acme, globex, mai
     _, acme_row = _sent(acme)
     _, globex_row = _sent(globex)
     with acme.scope():
-        wrong_tenant = services.outgoing_mark_bounced(
+        wrong_tenant = outgoing_mark_bounced(
             organization=acme.org,
             original_message_id=f"<{globex_row.message_id}>",
             recipients=[CAROL],
             reason="5.1.1",
         )
-        marked = services.outgoing_mark_bounced(
+        marked = outgoing_mark_bounced(
             organization=acme.org,
             original_message_id=f"<{acme_row.message_id}>",
             recipients=["alias-of-carol@customer.test"],
@@ -200,7 +203,7 @@ def test_long_threads_keep_the_root_and_the_latest_references(acme):
         ticket = make_ticket(acme.org, message_id=ids[0])
         carol = Contact.objects.get(email=CAROL)
         for message_id in ids[1:]:
-            tickets.comment_create(
+            comment_create(
                 ticket=ticket, body_text="again", author_contact=carol, message_id=message_id
             )
         thread = TicketHistory(ticket.pk).thread(CAROL)

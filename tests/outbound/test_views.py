@@ -12,7 +12,9 @@ from outbound_mail.models import MailSettings, NotificationDefault, SmtpConnecti
 from tests.factories import make_ticket
 from tests.outbound.conftest import connect, rows, set_debounce
 from tests.peers import free_port
-from tickets import services as tickets
+from tickets.services.comments import comment_create
+from tickets.services.contacts import contact_get_or_create
+from tickets.services.tickets import collaborator_add
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 SMTP_FORM = {
@@ -153,10 +155,10 @@ def test_ticket_page_shows_sent_failed_and_withheld(acme, globex, mailer, run):
         with run():
             ticket = make_ticket(acme.org)
         for email in ("dan@customer.test", "support+old@acme.test"):
-            contact = tickets.contact_get_or_create(organization=acme.org, email=email)
-            tickets.collaborator_add(ticket=ticket, contact=contact)
+            contact = contact_get_or_create(organization=acme.org, email=email)
+            collaborator_add(ticket=ticket, contact=contact)
         with run():
-            tickets.comment_create(ticket=ticket, body_text="On it", author_user=acme.agent)
+            comment_create(ticket=ticket, body_text="On it", author_user=acme.agent)
     with globex.scope(), run():
         make_ticket(globex.org, email="secret@globex-customer.test")
     page = acme.client(acme.agent).get("/agent/tickets/1/").content.decode()
@@ -178,10 +180,10 @@ def test_ticket_page_query_count_stays_constant_with_mail(acme, mailer, run):
     one = _queries(client, ticket.number)
     with acme.scope():
         for i in range(6):
-            contact = tickets.contact_get_or_create(organization=acme.org, email=f"c{i}@x.test")
-            tickets.collaborator_add(ticket=ticket, contact=contact)
+            contact = contact_get_or_create(organization=acme.org, email=f"c{i}@x.test")
+            collaborator_add(ticket=ticket, contact=contact)
             with run():
-                tickets.comment_create(ticket=ticket, body_text=f"r{i}", author_user=acme.agent)
+                comment_create(ticket=ticket, body_text=f"r{i}", author_user=acme.agent)
     assert len(rows(acme)) == 3 + sum(range(2, 8))  # confirmation, alerts, a mail per reader
     assert _queries(client, ticket.number) == one
 

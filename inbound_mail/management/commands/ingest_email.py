@@ -14,7 +14,8 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
-from inbound_mail import mail_files, services
+from inbound_mail import mail_files
+from inbound_mail.services import intake
 from tenants.models import Organization
 
 EX_TEMPFAIL = 75
@@ -42,7 +43,7 @@ class Command(BaseCommand):
         for chunk in _chunks(self._messages(paths)):
             labels = [label for label, _ in chunk]
             try:
-                receipts = services.inbound_receive_many(
+                receipts = intake.inbound_receive_many(
                     raws=[raw for _, raw in chunk], source="command", fallback_organization=fallback
                 )
             except (DatabaseError, OSError) as exc:

@@ -11,11 +11,16 @@ from django.db import transaction
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
+from inbound_mail.models import InboundAddress
+from inbound_mail.services import addresses as inbound_addresses
 from tenants import services as tenant_services
 from tenants.models import Membership, Organization
 from tenants.scoping import tenant_scope
-from tickets import events, services
+from tickets import events
 from tickets.models import CannedResponse, Comment, Customer, CustomerDomain, Status, Ticket
+from tickets.services.comments import comment_create
+from tickets.services.contacts import contact_get_or_create
+from tickets.services.tickets import ticket_assign, ticket_change_status, ticket_create
 
 PASSWORD = "demo"  # noqa: S105 - the documented demo login, printed by `make run`
 
@@ -108,12 +113,9 @@ class Command(BaseCommand):
 
     def _support_address(self, org, address):
         """Mail to this address (`manage.py ingest_email`) opens tickets in the demo tenant."""
-        from inbound_mail import services as inbound_services
-        from inbound_mail.models import InboundAddress
-
         with tenant_scope(org):
             if not InboundAddress.objects.filter(address=address).exists():
-                inbound_services.inbound_address_add(organization=org, address=address)
+                inbound_addresses.inbound_address_add(organization=org, address=address)
 
     def _people(self, org, people, teams):
         with tenant_scope(org), transaction.atomic():
@@ -169,10 +171,10 @@ class Command(BaseCommand):
     def _ticket(self, org, i, rng, agents, teams, statuses, now):
         name, domain = rng.choice(PEOPLE)
         email = f"{name.split()[0].lower()}@{domain}"
-        requester = services.contact_get_or_create(organization=org, email=email, name=name)
+        requester = contact_get_or_create(organization=org, email=email, name=name)
         subject = rng.choice(SUBJECTS).format(n=rng.randint(1000, 9999))
         created = now - timedelta(minutes=rng.randint(10, 60 * 24 * 60))
-        ticket = services.ticket_create(
+        ticket = ticket_create(
             organization=org,
             subject=subject,
             requester=requester,
@@ -188,7 +190,7 @@ class Command(BaseCommand):
                 break
             agent = rng.choice(agents)
             if step % 2 == 0:
-                comment = services.comment_create(
+                comment = comment_create(
                     ticket=ticket,
                     author_user=agent,
                     body_text=rng.choice(AGENT_REPLIES).format(name=name.split()[0]),
@@ -197,7 +199,7 @@ class Command(BaseCommand):
                 if not comment.is_public:
                     Comment.objects.filter(pk=comment.pk).update(body_text=rng.choice(NOTES))
             else:
-                comment = services.comment_create(
+                comment = comment_create(
                     ticket=ticket,
                     author_contact=requester,
                     body_text=rng.choice(CUSTOMER_REPLIES),
@@ -205,8 +207,8 @@ class Command(BaseCommand):
                 )
             Comment.objects.filter(pk=comment.pk).update(created_at=moment)
         if rng.random() < 0.7:
-            services.ticket_assign(ticket=ticket, assignee=rng.choice(agents))
-        services.ticket_change_status(ticket=ticket, status=rng.choice(statuses))
+            ticket_assign(ticket=ticket, assignee=rng.choice(agents))
+        ticket_change_status(ticket=ticket, status=rng.choice(statuses))
         Ticket.objects.filter(pk=ticket.pk).update(
             last_activity_at=moment,
             updated_at=moment,

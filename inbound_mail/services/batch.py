@@ -6,7 +6,7 @@ in key order, as locks.py describes) and then works in rounds inside one transac
 
 1. Read, for every message of the round at once, what deciding needs: earlier copies of its
    Message-ID, spam rules, staff, and what the four threading rules look at (PrefetchedReads).
-   The rules and the decisions are the same code as for a single message (services.decide,
+   The rules and the decisions are the same code as for a single message (decisions.decide,
    threading.find_ticket); only where they read from differs.
 2. Decide each message in order. A message that shares a thread key or a ticket with an
    earlier message of the round waits for the next round, which reads again and so sees what
@@ -28,9 +28,10 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from inbound_mail import classify, locks, raw_mail, routing, selectors, services, subjects
+from inbound_mail import classify, locks, raw_mail, routing, selectors, subjects
 from inbound_mail.models import InboundMessage, SpamRule, ThreadReference
 from inbound_mail.parsing import ParsedMessage, parse_message
+from inbound_mail.services import apply, decisions, processing
 from inbound_mail.threading import (
     RECENT_LIMIT,
     SUBJECT_WINDOW,
@@ -42,8 +43,8 @@ from inbound_mail.threading import (
 from tenants.models import Organization
 from tenants.scoping import bulk_create_checked, bulk_update_checked
 from tickets import mail_tokens
-from tickets import services as ticket_services
 from tickets.models import UNRESOLVED_CATEGORIES, Collaborator, Comment, Ticket
+from tickets.services.bulk import Bulk
 
 logger = logging.getLogger(__name__)
 
@@ -57,13 +58,19 @@ class Item:
     keys: frozenset[str]
 
 
+def inbound_process_batch(*, inbound_ids: list[int]) -> dict[str, int]:
+    """Process several received messages of the active tenant together (see the module docstring);
+    how many ended in each status."""
+    return process_batch(inbound_ids)
+
+
 def process_batch(inbound_ids: list[int]) -> dict[str, int]:
     """Process these messages of the active tenant; how many ended in each status."""
-    organization = services.active_organization()
+    organization = processing.active_organization()
     counts: Counter = Counter()
     try:
         with transaction.atomic():
-            items = _parsed(services.claim(inbound_ids), counts)
+            items = _parsed(processing.claim(inbound_ids), counts)
             locks.lock_thread_keys(organization.pk, {k for item in items for k in item.keys})
             while items:
                 items = _round(organization, items, counts)
@@ -73,7 +80,7 @@ def process_batch(inbound_ids: list[int]) -> dict[str, int]:
         )
         counts = Counter()
         for inbound_id in inbound_ids:
-            status = services.inbound_process(inbound_id=inbound_id)
+            status = processing.inbound_process(inbound_id=inbound_id)
             if status is not None:
                 counts[status] += 1
     return dict(counts)
@@ -84,7 +91,7 @@ def _parsed(rows: list[InboundMessage], counts: Counter) -> list[Item]:
     for row in rows:
         try:
             parsed = parse_message(raw_mail.read(row.sha256))
-            items.append(Item(row, parsed, frozenset(services.thread_keys(parsed))))
+            items.append(Item(row, parsed, frozenset(processing.thread_keys(parsed))))
         except Exception as exc:
             _failed(row, exc, counts)
     return items
@@ -92,7 +99,7 @@ def _parsed(rows: list[InboundMessage], counts: Counter) -> list[Item]:
 
 def _failed(row: InboundMessage, exc: Exception, counts: Counter) -> None:
     logger.exception("inbound message %s failed", row.pk)
-    counts[services.count_failed_try(row, f"{type(exc).__name__}: {exc}"[:1000])] += 1
+    counts[processing.count_failed_try(row, f"{type(exc).__name__}: {exc}"[:1000])] += 1
 
 
 # -- one round ------------------------------------------------------------------------------
@@ -105,11 +112,11 @@ def _round(organization: Organization, items: list[Item], counts: Counter) -> li
     decided = []
     for item in items:
         try:
-            decided.append((item, services.decide(item.row, item.parsed, reads)))
+            decided.append((item, decisions.decide(item.row, item.parsed, reads)))
         except Exception as exc:
             _failed(item.row, exc, counts)
     tickets = _lock_tickets(decided)
-    bulk = ticket_services.Bulk(organization)
+    bulk = Bulk(organization)
     ours = routing.platform_addresses(
         {a.address for item, _ in decided for a in item.parsed.cc if "@" in a.address}
     )
@@ -124,6 +131,7 @@ def _round(organization: Organization, items: list[Item], counts: Counter) -> li
         elif _needs_single_path(decision, tickets):
             one_by_one.append(item)
         else:
+            assert decision.context is not None  # neither settled nor a bounce
             _plan(bulk, item, decision.context, tickets, ours)
             applied.append((item, decision.context))
         taken |= keys
@@ -136,21 +144,22 @@ def _round(organization: Organization, items: list[Item], counts: Counter) -> li
     return waiting
 
 
-def _needs_single_path(decision: services.Decision, tickets: dict[int, Ticket]) -> bool:
+def _needs_single_path(decision: decisions.Decision, tickets: dict[int, Ticket]) -> bool:
     """Bounces and staff mail are rare and do more (mark outgoing mail, close, forward); a
     ticket gone between reading and locking is read again there."""
     ctx = decision.context
-    if decision.bounce or ctx.staff is not None:
+    if decision.bounce or ctx is None or ctx.staff is not None:
         return True
     return ctx.match.ticket is not None and ctx.match.ticket.pk not in tickets
 
 
-def _ticket_keys(item: Item, decision: services.Decision) -> set[str]:
+def _ticket_keys(item: Item, decision: decisions.Decision) -> set[str]:
     """The tickets a message writes to: two messages on one ticket go in separate rounds."""
     if decision.context is not None and decision.context.match.ticket is not None:
         return {f"ticket:{decision.context.match.ticket.pk}"}
-    if decision.bounce and item.parsed.bounce.original_message_id:
-        token = mail_tokens.ticket_from_message_id(item.parsed.bounce.original_message_id)
+    bounce = item.parsed.bounce
+    if decision.bounce and bounce is not None and bounce.original_message_id:
+        token = mail_tokens.ticket_from_message_id(bounce.original_message_id)
         return {f"ticket:{token[1]}"} if token else set()
     return set()
 
@@ -168,43 +177,43 @@ def _lock_tickets(decided) -> dict[int, Ticket]:
     return {t.pk: t for t in rows.filter(pk__in=pks).order_by("pk")}
 
 
-def _plan(bulk, item: Item, ctx: services.Context, tickets: dict, ours: set[str]) -> None:
-    body = services.message_body(item.parsed)
+def _plan(bulk, item: Item, ctx: decisions.Context, tickets: dict, ours: set[str]) -> None:
+    body = apply.message_body(item.parsed)
     if ctx.match.ticket is None:
-        address, name, subject, _ = services.opening(ctx)
+        address, name, subject, _ = apply.opening(ctx)
         bulk.open_ticket(
             item.row.pk,
             subject=subject,
             requester=(address, name),
             source=Ticket.Source.EMAIL,
-            collaborators=services.cc_addresses(ctx, address.strip().lower(), ours),
+            collaborators=apply.cc_addresses(ctx, address.strip().lower(), ours),
             **body,
         )
         return
     bulk.add_reply(
         item.row.pk,
         ticket=tickets[ctx.match.ticket.pk],
-        author=services.reply_author(ctx),
-        collaborators=[] if ctx.auto_reason else services.cc_addresses(ctx, "", ours),
+        author=apply.reply_author(ctx),
+        collaborators=[] if ctx.auto_reason else apply.cc_addresses(ctx, "", ours),
         auto_generated=bool(ctx.auto_reason),
         **body,
     )
 
 
-def _outcome(bulk, item: Item, ctx: services.Context) -> services.Outcome:
+def _outcome(bulk, item: Item, ctx: decisions.Context) -> decisions.Outcome:
     ticket, comment = bulk.written(item.row.pk)
     if ctx.match.ticket is None:
-        reason = services.opening_reason(ticket.requester.email, False)
+        reason = apply.opening_reason(ticket.requester.email, False)
     else:
-        reason = services.reply_reason(ctx, ticket)
+        reason = apply.reply_reason(ctx, ticket)
     if ctx.match.forged:
-        reason += services.FORGED_NOTE
-    return services.Outcome(Status.PROCESSED, reason, ticket=ticket, comment=comment)
+        reason += apply.FORGED_NOTE
+    return decisions.Outcome(Status.PROCESSED, reason, ticket=ticket, comment=comment)
 
 
 def _remember_ids(pairs) -> None:
     """Each message's id and the ids it refers to now lead to its ticket (threading rule 2)."""
-    rows = {}
+    rows: dict[tuple[int, str], ThreadReference] = {}
     for parsed, ticket in pairs:
         if ticket is None:
             continue
@@ -232,15 +241,15 @@ def _finish_all(settled, counts: Counter) -> None:
         rows.append(row)
         counts[row.status] += 1
     if rows:
-        bulk_update_checked(InboundMessage, rows, services.FINISH_FIELDS)
+        bulk_update_checked(InboundMessage, rows, processing.FINISH_FIELDS)
 
 
 def _one_by_one(item: Item, counts: Counter) -> None:
     """Bounces and staff mail take the single-message path, reading afresh."""
     try:
         with transaction.atomic():
-            outcome = services.apply_decided(item.row, item.parsed)
-            services.finish(item.row, outcome)
+            outcome = apply.apply_decided(item.row, item.parsed)
+            processing.finish(item.row, outcome)
     except Exception as exc:
         _failed(item.row, exc, counts)
         return
@@ -250,8 +259,8 @@ def _one_by_one(item: Item, counts: Counter) -> None:
 # -- what the round reads -------------------------------------------------------------------
 
 
-class PrefetchedReads(services.Reads):
-    """services.Reads for many messages at once: each question answered from a few queries
+class PrefetchedReads(decisions.Reads):
+    """decisions.Reads for many messages at once: each question answered from a few queries
     made up front for the whole round."""
 
     def __init__(self, items: list[Item], organization_id: int):
@@ -260,7 +269,7 @@ class PrefetchedReads(services.Reads):
         self._earlier: dict[str, InboundMessage] = {}
         if message_ids:
             earlier = InboundMessage.objects.filter(
-                message_id__in=message_ids, status__in=services.HANDLED
+                message_id__in=message_ids, status__in=decisions.HANDLED
             )
             for row in earlier.select_related("ticket").order_by("pk"):
                 self._earlier.setdefault(row.message_id, row)
@@ -289,7 +298,9 @@ class PrefetchedLookup(Lookup):
         ticket_pks = {
             token[1]
             for item, ids in asks
-            for *_, token, _ in token_candidates(ids, services.recipients_of(item.row, item.parsed))
+            for *_, token, _ in token_candidates(
+                ids, decisions.recipients_of(item.row, item.parsed)
+            )
             if token is not None and token[0] == organization_id
         }
         wanted = {i for item, ids in asks for i in known_id_lookup(ids, item.parsed.message_id)}

@@ -1,0 +1,1 @@
+"""Demo data for the embedded default: `manage.py seed_demo` seeds every app."""

@@ -1,0 +1,289 @@
+"""Applying a decided message: a new ticket, a customer's reply, a staff reply steered by
+markers, or a bounce; with the contacts, collaborators, uploads and thread references they need.
+"""
+
+import re
+
+from inbound_mail import routing, subjects
+from inbound_mail.models import InboundMessage, ThreadReference
+from inbound_mail.parsing import Address, ParsedMessage
+from inbound_mail.services.decisions import Context, Outcome, Reads, decide
+from inbound_mail.threading import thread_ids
+from tenants.models import Organization
+from tickets import mail_tokens
+from tickets.models import Comment, Contact, StatusCategory, Ticket
+from tickets.services.attachments import Upload
+from tickets.services.comments import comment_create
+from tickets.services.contacts import contact_get_or_create, contact_mark_undeliverable
+from tickets.services.defaults import default_status
+from tickets.services.tickets import collaborator_add, ticket_change_status, ticket_create
+
+Status = InboundMessage.Status
+
+
+def apply_decided(row: InboundMessage, parsed: ParsedMessage) -> Outcome:
+    """Decide with what the database holds now, and apply: one message, start to end."""
+    decision = decide(row, parsed, Reads())
+    if decision.outcome is not None:
+        return decision.outcome
+    if decision.bounce:
+        return _apply_bounce(row, parsed)
+    assert decision.context is not None  # neither settled nor a bounce: decide gave a context
+    return _apply_message(decision.context)
+
+
+# -- bounces ---------------------------------------------------------------------------------
+
+
+def _apply_bounce(row: InboundMessage, parsed: ParsedMessage) -> Outcome:
+    bounce = parsed.bounce
+    assert bounce is not None  # decide calls a message a bounce only when it holds one
+    recipients = [r.lower() for r in bounce.recipients]
+    if not bounce.is_hard:
+        return Outcome(Status.IGNORED, f"delivery delayed, not failed ({bounce.status}): ignored")
+    reason = f"{bounce.action} {bounce.status}".strip()
+    marked = _mark_outgoing_bounced(
+        row.organization, bounce.original_message_id, recipients, reason
+    )
+    ticket = _ticket_of_our_message(bounce.original_message_id, row.organization_id)
+    if not marked and ticket is None:
+        # Anyone can forge a DSN; only one about mail we sent may silence a contact.
+        return Outcome(Status.IGNORED, "bounce about a message we did not send: recorded only")
+    contacts = Contact.objects.filter(email__in=recipients)
+    silenced = [
+        c.email
+        for c in contacts
+        if contact_mark_undeliverable(contact=c, reason=f"bounced: {reason}")
+    ]
+    return Outcome(
+        Status.PROCESSED,
+        f"bounce ({reason}) for {', '.join(recipients) or 'unknown recipients'}: "
+        f"{marked} outgoing message(s) marked bounced; undeliverable: {', '.join(silenced) or '-'}",
+        ticket=ticket,
+    )
+
+
+def _mark_outgoing_bounced(organization, original_message_id, recipients, reason) -> int:
+    if not original_message_id:
+        return 0
+    try:
+        from outbound_mail.services.sending import outgoing_mark_bounced
+    except ImportError:  # the outbound app is not installed: we sent nothing to mark
+        return 0
+    return outgoing_mark_bounced(
+        organization=organization,
+        original_message_id=original_message_id,
+        recipients=recipients,
+        reason=reason,
+    )
+
+
+def _ticket_of_our_message(message_id: str, organization_id: int) -> Ticket | None:
+    token = mail_tokens.ticket_from_message_id(message_id) if message_id else None
+    if token is None or token[0] != organization_id:
+        return None
+    return Ticket.objects.filter(pk=token[1]).first()
+
+
+# -- tickets and comments --------------------------------------------------------------------
+
+
+def _apply_message(ctx: Context) -> Outcome:
+    outcome = _reply(ctx) if ctx.match.ticket is not None else _new_ticket(ctx)
+    _remember_ids(outcome.ticket, ctx.parsed)
+    if ctx.match.forged:
+        outcome.reason += FORGED_NOTE
+    return outcome
+
+
+FORGED_NOTE = "; a forged reply token was ignored"
+
+
+def _new_ticket(ctx: Context) -> Outcome:
+    address, name, subject, forwarded = opening(ctx)
+    requester = _contact(ctx.organization, address, name)
+    ticket = ticket_create(
+        organization=ctx.organization,
+        subject=subject,
+        requester=requester,
+        source=Ticket.Source.EMAIL,
+        collaborators=_cc_contacts(ctx, exclude=requester.email),
+        **message_body(ctx.parsed),
+    )
+    return Outcome(
+        Status.PROCESSED,
+        opening_reason(requester.email, forwarded),
+        ticket=ticket,
+        comment=ticket.comments.first(),
+    )
+
+
+def opening(ctx: Context) -> tuple[str, str, str, bool]:
+    """Who a new ticket is for: (address, display name, subject, forwarded by staff)."""
+    parsed = ctx.parsed
+    origin, subject = _requester_address(ctx), parsed.subject
+    forwarded = origin is not parsed.from_ and origin is not None
+    if forwarded:
+        subject = subjects.strip_prefixes(subject) or subject
+    if origin is None:
+        return ctx.sender.address, "", subject, forwarded
+    return origin.address, origin.name, subject, forwarded
+
+
+def opening_reason(requester_email: str, forwarded: bool) -> str:
+    return f"new ticket for {requester_email}, forwarded by staff" if forwarded else "new ticket"
+
+
+def message_body(parsed: ParsedMessage) -> dict:
+    """The comment a message becomes: texts, sanitised HTML, attachments, its Message-ID."""
+    return {
+        "body_text": parsed.text,
+        "body_html": _body_html(parsed),
+        "full_text": parsed.text_full,
+        "uploads": _uploads(parsed),
+        "message_id": parsed.message_id,
+    }
+
+
+def _requester_address(ctx: Context) -> Address | None:
+    """Staff forwarding a customer's mail open the ticket for the original sender."""
+    if ctx.staff is not None and ctx.parsed.forwarded_from is not None:
+        return ctx.parsed.forwarded_from
+    return ctx.parsed.from_ if ctx.parsed.from_ and "@" in ctx.parsed.from_.address else None
+
+
+def _reply(ctx: Context) -> Outcome:
+    if ctx.staff is not None and not ctx.auto_reason:
+        return _staff_reply(ctx)
+    ticket = ctx.match.ticket
+    assert ticket is not None  # _apply_message replies only on a matched ticket
+    author = _contact(ctx.organization, *reply_author(ctx))
+    comment = comment_create(
+        ticket=ticket,
+        is_public=True,
+        author_contact=author,
+        channel=Comment.Channel.EMAIL,
+        auto_generated=bool(ctx.auto_reason),
+        **message_body(ctx.parsed),
+    )
+    if not ctx.auto_reason:
+        # collaborator_add skips the requester itself.
+        for contact in [author, *_cc_contacts(ctx, exclude="")]:
+            collaborator_add(ticket=ticket, contact=contact, actor_contact=author)
+    return Outcome(Status.PROCESSED, reply_reason(ctx, ticket), ticket=ticket, comment=comment)
+
+
+def reply_author(ctx: Context) -> tuple[str, str]:
+    return ctx.sender.address, ctx.parsed.from_.name if ctx.parsed.from_ else ""
+
+
+def reply_reason(ctx: Context, ticket: Ticket) -> str:
+    how = f"{ctx.auto_reason}; filed" if ctx.auto_reason else "reply"
+    return f"{how} on #{ticket.number} by {ctx.match.rule}"
+
+
+# Agents steer a reply by mail with markers in the subject or on the first line
+# (the same markers Zammad and osTicket users know).
+_PRIVATE_RE = re.compile(r"\[(?:PVT|Reply to Team)\]", re.IGNORECASE)
+_CLOSE_RE = re.compile(r"\[CLOSED\]", re.IGNORECASE)
+
+
+def _staff_reply(ctx: Context) -> Outcome:
+    # _reply hands over only staff's mail on a matched ticket.
+    assert ctx.staff is not None
+    assert ctx.match.ticket is not None
+    parsed, ticket, user = ctx.parsed, ctx.match.ticket, ctx.staff.user
+    first_line, _, rest = parsed.text.lstrip().partition("\n")
+    steering = f"{parsed.subject}\n{first_line}"
+    private = bool(_PRIVATE_RE.search(steering))
+    close = bool(_CLOSE_RE.search(steering))
+    # A From: header is easy to forge; only mail that answers something we sent (signed token,
+    # known Message-ID) may speak to the customer in an agent's name.
+    proven = ctx.match.rule in ("token", "message_id")
+    first_line = _CLOSE_RE.sub("", _PRIVATE_RE.sub("", first_line)).strip()
+    body = f"{first_line}\n{rest}".strip() if first_line else rest.strip()
+    comment = comment_create(
+        ticket=ticket,
+        body_text=body,
+        full_text=parsed.text_full,
+        is_public=not private and proven,
+        author_user=user,
+        channel=Comment.Channel.EMAIL,
+        uploads=_uploads(parsed),
+        message_id=parsed.message_id,
+    )
+    if close:
+        ticket_change_status(
+            ticket=ticket,
+            status=default_status(StatusCategory.RESOLVED),
+            actor_user=user,
+        )
+    kind = "public reply" if comment.is_public else "internal note"
+    return Outcome(
+        Status.PROCESSED,
+        f"staff {kind} on #{ticket.number} by {ctx.match.rule}" + (", resolved" if close else ""),
+        ticket=ticket,
+        comment=comment,
+    )
+
+
+def _contact(organization: Organization, email: str, name: str) -> Contact:
+    return contact_get_or_create(organization=organization, email=email, name=name)
+
+
+def _cc_contacts(ctx: Context, *, exclude: str) -> list[Contact]:
+    ours = routing.platform_addresses([a.address for a in ctx.parsed.cc])
+    return [_contact(ctx.organization, *pair) for pair in cc_addresses(ctx, exclude, ours)]
+
+
+def cc_addresses(ctx: Context, exclude: str, ours: set[str]) -> list[tuple[str, str]]:
+    """Cc recipients become collaborators, except the sender and any helpdesk's own addresses
+    (`ours`: routing.platform_addresses of the Cc addresses); (address, name) pairs."""
+    return [
+        (a.address, a.name)
+        for a in ctx.parsed.cc
+        if "@" in a.address
+        and a.address != exclude
+        and a.address not in ours
+        and a.address != ctx.sender.address
+    ][:20]
+
+
+def _body_html(parsed: ParsedMessage) -> str:
+    """The sender's HTML, unless quoted history was cut from the text: the HTML still holds
+    it, so the shorter text is shown (the full text stays behind "show quoted text")."""
+    if not parsed.html:
+        return ""
+    if parsed.text.strip() != parsed.text_full.strip() and "cid:" not in parsed.html:
+        return ""
+    return parsed.html
+
+
+def _uploads(parsed: ParsedMessage) -> list[Upload]:
+    return [
+        Upload(
+            filename=a.filename,
+            content=a.payload,
+            content_type=a.content_type,
+            content_id=a.content_id,
+            inline=a.inline,
+        )
+        for a in parsed.attachments
+    ]
+
+
+def _remember_ids(ticket: Ticket | None, parsed: ParsedMessage) -> None:
+    """This message's id and the ids it refers to now lead to its ticket (threading rule 2)."""
+    if ticket is None:
+        return
+    ids = [parsed.message_id, *thread_ids(parsed)]
+    ThreadReference.objects.bulk_create(
+        [
+            ThreadReference(
+                organization_id=ticket.organization_id, message_id=i[:255], ticket=ticket
+            )
+            for i in dict.fromkeys(ids)
+            if i
+        ],
+        ignore_conflicts=True,
+    )

@@ -1,0 +1,134 @@
+"""Customer updates: replies and status changes fold into one waiting message per recipient,
+re-rendered whole each time, until the tenant's debounce delay has passed."""
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from outbound_mail import placeholders
+from outbound_mail.kinds import Kind
+from outbound_mail.models import OutgoingMessage
+from outbound_mail.services import outbox
+from outbound_mail.services.outbox import EventContext, Recipient
+from tickets.models import StatusCategory, Ticket
+
+Status = OutgoingMessage.Status
+
+
+def customer_update(ctx, recipients: list[Recipient], change: dict, *, send_now: bool) -> None:
+    """Fold the change into the recipient's waiting update, or start one (STYLE: debounce)."""
+    delay = ctx.settings.debounce_seconds
+    send_after = ctx.now if send_now or not delay else ctx.now + timedelta(seconds=delay)
+    for recipient in recipients:
+        waiting = _waiting_update(ctx.ticket, recipient.address) if delay else None
+        if waiting is not None:
+            _refold(ctx, waiting, recipient, change, send_after)
+            continue
+        update = _update_message(ctx, [change])
+        if ctx.enabled(update.kind):
+            _queue_update(ctx, recipient, update, send_after)
+
+
+def _waiting_update(ticket: Ticket, address: str) -> OutgoingMessage | None:
+    return (
+        OutgoingMessage.objects.select_for_update()
+        .filter(ticket=ticket, to_address=address, foldable=True, status=Status.PENDING)
+        .order_by("-id")
+        .first()
+    )
+
+
+@dataclass(frozen=True)
+class UpdateMessage:
+    kind: str
+    changes: list[dict]
+    values: dict
+    comment_ids: list[int]
+    attachment_ids: list[int]
+
+
+def _update_message(ctx: EventContext, changes: list[dict]) -> UpdateMessage:
+    """What a customer update says: every reply and status change in it, oldest first."""
+    reply_ids = [c["comment_id"] for c in changes if c["type"] == "reply"]
+    comments = ctx.comments(reply_ids)
+    updates = [
+        placeholders.reply_update(comments[c["comment_id"]])
+        if c["type"] == "reply"
+        else placeholders.status_update(c)
+        for c in changes
+        if c["type"] != "reply" or c["comment_id"] in comments
+    ]
+    agent = comments[reply_ids[-1]].author_name if reply_ids and reply_ids[-1] in comments else ""
+    return UpdateMessage(
+        kind=_update_kind(changes),
+        changes=changes,
+        values={**ctx.ticket_values, **placeholders.updates_values(updates, changes, agent)},
+        comment_ids=[i for i in reply_ids if i in comments],
+        attachment_ids=ctx.attachment_ids(reply_ids) if reply_ids else [],
+    )
+
+
+def _update_kind(changes: list[dict]) -> str:
+    if any(c["type"] == "reply" for c in changes):
+        return Kind.AGENT_REPLY
+    last = [c for c in changes if c["type"] == "status"][-1]
+    resolved = last.get("to_category") == StatusCategory.RESOLVED
+    return Kind.TICKET_RESOLVED if resolved else Kind.STATUS_CHANGED
+
+
+def _queue_update(ctx, recipient: Recipient, update: UpdateMessage, send_after) -> None:
+    outbox.queue(
+        ctx,
+        update.kind,
+        recipient,
+        update.values,
+        automatic=update.kind != Kind.AGENT_REPLY,
+        changes=update.changes,
+        comment_ids=update.comment_ids,
+        attachment_ids=update.attachment_ids,
+        send_after=send_after,
+    )
+
+
+def _refold(ctx, row: OutgoingMessage, recipient: Recipient, change: dict, send_after) -> None:
+    """Add a change to a waiting update: re-rendered whole, and the wait starts again."""
+    update = _update_message(ctx, [*row.changes, change])
+    automatic = update.kind != Kind.AGENT_REPLY
+    rendered = outbox.render(ctx, update.kind, {**update.values, "recipient_name": recipient.name})
+    row.kind, row.automatic, row.changes = update.kind, automatic, update.changes
+    row.subject, row.body_text, row.body_html = (
+        rendered.subject,
+        rendered.body_text,
+        rendered.body_html,
+    )
+    row.headers = outbox.headers(ctx, update.kind, row.to_address, automatic, exclude_id=row.pk)
+    row.attachment_ids, row.send_after, row.updated_at = update.attachment_ids, send_after, ctx.now
+    if not ctx.enabled(update.kind):
+        row.status = Status.SUPPRESSED
+        row.last_error = f"Not sent: “{Kind(update.kind).label}” mail is switched off."
+    due = row.status == Status.PENDING and send_after <= ctx.now
+    if due and ctx.claim:
+        outbox.claim_for_caller(ctx, row)  # the row is locked (_waiting_update): no one else has it
+    row.save(update_fields=REFOLD_FIELDS)
+    outbox.link_comments(row, update.comment_ids)
+    if due:
+        ctx.due_now.append(row.pk)
+
+
+REFOLD_FIELDS = [
+    "kind",
+    "automatic",
+    "changes",
+    "subject",
+    "body_text",
+    "body_html",
+    "headers",
+    "attachment_ids",
+    "send_after",
+    "updated_at",
+    "status",
+    "last_error",
+    "claim_token",
+    "claimed_at",
+    "attempts",
+    "first_attempt_at",
+]

@@ -1,0 +1,273 @@
+"""Tickets: opening one with its first comment, and changing its status, priority, assignee,
+team and collaborators (the agent's single and bulk edits both come here)."""
+
+from collections.abc import Iterable, Sequence
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from tenants.models import Organization, Team, User
+from tickets import events
+from tickets.models import (
+    Collaborator,
+    Contact,
+    Priority,
+    Status,
+    StatusCategory,
+    Ticket,
+    TicketEvent,
+)
+from tickets.selectors import bump_list_version
+from tickets.services.attachments import Upload
+from tickets.services.comments import _comment_insert, _preview
+from tickets.services.defaults import default_priority, default_status
+from tickets.services.status_change import _set_status
+from tickets.services.timeline import _event, _event_row
+
+
+@transaction.atomic
+def ticket_create(
+    *,
+    organization: Organization,
+    subject: str,
+    requester: Contact,
+    body_text: str,
+    body_html: str = "",
+    full_text: str = "",
+    source: str = Ticket.Source.AGENT,
+    actor_user: User | None = None,
+    is_public: bool = True,
+    priority: Priority | None = None,
+    team: Team | None = None,
+    assignee: User | None = None,
+    uploads: Sequence[Upload] = (),
+    collaborators: Iterable[Contact] = (),
+    created_at=None,
+    message_id: str = "",
+) -> Ticket:
+    """Open a ticket with its first comment, written by the requester unless an agent acts."""
+    now = created_at or timezone.now()
+    ticket = _ticket_row(
+        organization=organization,
+        number=_next_number(organization),
+        subject=subject,
+        status=default_status(StatusCategory.NEW),
+        priority=priority or default_priority(),
+        requester=requester,
+        source=source,
+        body_text=body_text,
+        created_at=now,
+        team=team,
+        assignee=assignee,
+    )
+    ticket.save()
+    _created_event_row(ticket, actor_user, source).save()
+    channel = _channel_of(source)
+    _comment_insert(
+        ticket=ticket,
+        body_text=body_text,
+        body_html=body_html,
+        full_text=full_text,
+        is_public=is_public,
+        author_user=actor_user,
+        author_contact=None if actor_user else requester,
+        channel=channel,
+        uploads=uploads,
+        created_at=now,
+        message_id=message_id,
+    )
+    for contact in collaborators:
+        if contact.pk != requester.pk:
+            Collaborator.objects.get_or_create(
+                organization=organization, ticket=ticket, contact=contact
+            )
+    events.emit(_ticket_created(ticket, actor_user, source))
+    transaction.on_commit(lambda: bump_list_version(organization.pk))
+    return ticket
+
+
+def _next_number(organization: Organization) -> int:
+    return _next_numbers(organization, 1)[0]
+
+
+def _next_numbers(organization: Organization, count: int) -> list[int]:
+    # The UPDATE takes the row lock until commit, so concurrent creators queue here and each
+    # gets its own numbers (PostgreSQL row lock; SQLite serialises writers anyway).
+    Organization.objects.filter(pk=organization.pk).update(
+        last_ticket_number=F("last_ticket_number") + count
+    )
+    last = Organization.objects.values_list("last_ticket_number", flat=True).get(pk=organization.pk)
+    return list(range(last - count + 1, last + 1))
+
+
+def _ticket_row(
+    *,
+    organization,
+    number,
+    subject,
+    status,
+    priority,
+    requester,
+    source,
+    body_text,
+    created_at,
+    team=None,
+    assignee=None,
+) -> Ticket:
+    return Ticket(
+        organization=organization,
+        number=number,
+        subject=(subject or "").strip()[:300] or "(no subject)",
+        status=status,
+        status_category=status.category,
+        priority=priority,
+        team=team,
+        assignee=assignee,
+        requester=requester,
+        customer_id=requester.customer_id,
+        source=source,
+        last_message_preview=_preview(body_text),
+        created_at=created_at,
+        updated_at=created_at,
+        last_activity_at=created_at,
+    )
+
+
+def _channel_of(source: str) -> str:
+    return {"email": "email", "portal": "portal", "api": "api"}.get(source, "agent")
+
+
+def _created_event_row(ticket: Ticket, actor_user, source: str) -> TicketEvent:
+    return _event_row(
+        ticket,
+        TicketEvent.Kind.CREATED,
+        actor_user=actor_user,
+        actor_contact=None if actor_user else ticket.requester,
+        source=source,
+    )
+
+
+def _ticket_created(ticket: Ticket, actor_user, source: str) -> events.DomainEvent:
+    return events.DomainEvent(
+        events.TICKET_CREATED,
+        ticket.organization_id,
+        ticket.pk,
+        actor_user.pk if actor_user else None,
+        {"source": source, "by_contact": actor_user is None},
+    )
+
+
+@transaction.atomic
+def ticket_change_status(*, ticket: Ticket, status: Status, actor_user=None, actor_contact=None):
+    ticket = (
+        Ticket.objects.select_for_update(of=("self",)).select_related("status").get(pk=ticket.pk)
+    )
+    _set_status(ticket, status, actor_user=actor_user, actor_contact=actor_contact)
+    transaction.on_commit(lambda: bump_list_version(ticket.organization_id))
+    return ticket
+
+
+@transaction.atomic
+def ticket_change_priority(*, ticket: Ticket, priority: Priority, actor_user=None) -> Ticket:
+    ticket = (
+        Ticket.objects.select_for_update(of=("self",)).select_related("priority").get(pk=ticket.pk)
+    )
+    old = ticket.priority
+    if old.pk != priority.pk:
+        ticket.priority = priority
+        ticket.updated_at = timezone.now()
+        ticket.save(update_fields=["priority", "updated_at"])
+        _event(
+            ticket,
+            TicketEvent.Kind.PRIORITY,
+            actor_user=actor_user,
+            **{"from": old.name, "to": priority.name},
+        )
+        events.emit(
+            events.DomainEvent(
+                events.PRIORITY_CHANGED,
+                ticket.organization_id,
+                ticket.pk,
+                actor_user.pk if actor_user else None,
+                {"from": old.name, "to": priority.name},
+            )
+        )
+        transaction.on_commit(lambda: bump_list_version(ticket.organization_id))
+    return ticket
+
+
+@transaction.atomic
+def ticket_assign(*, ticket: Ticket, assignee: User | None, actor_user=None) -> Ticket:
+    ticket = (
+        Ticket.objects.select_for_update(of=("self",)).select_related("assignee").get(pk=ticket.pk)
+    )
+    old = ticket.assignee
+    if (old.pk if old else None) != (assignee.pk if assignee else None):
+        ticket.assignee = assignee
+        ticket.updated_at = timezone.now()
+        ticket.save(update_fields=["assignee", "updated_at"])
+        _event(
+            ticket,
+            TicketEvent.Kind.ASSIGNEE,
+            actor_user=actor_user,
+            **{
+                "from": old.display_name if old else "",
+                "to": assignee.display_name if assignee else "",
+            },
+        )
+        events.emit(
+            events.DomainEvent(
+                events.ASSIGNED,
+                ticket.organization_id,
+                ticket.pk,
+                actor_user.pk if actor_user else None,
+                {"assignee_id": assignee.pk if assignee else None},
+            )
+        )
+        transaction.on_commit(lambda: bump_list_version(ticket.organization_id))
+    return ticket
+
+
+@transaction.atomic
+def ticket_change_team(*, ticket: Ticket, team: Team | None, actor_user=None) -> Ticket:
+    ticket = Ticket.objects.select_for_update(of=("self",)).select_related("team").get(pk=ticket.pk)
+    old = ticket.team
+    if (old.pk if old else None) != (team.pk if team else None):
+        ticket.team = team
+        ticket.updated_at = timezone.now()
+        ticket.save(update_fields=["team", "updated_at"])
+        _event(
+            ticket,
+            TicketEvent.Kind.TEAM,
+            actor_user=actor_user,
+            **{"from": old.name if old else "", "to": team.name if team else ""},
+        )
+        events.emit(
+            events.DomainEvent(
+                events.TEAM_CHANGED,
+                ticket.organization_id,
+                ticket.pk,
+                actor_user.pk if actor_user else None,
+                {"team_id": team.pk if team else None},
+            )
+        )
+        transaction.on_commit(lambda: bump_list_version(ticket.organization_id))
+    return ticket
+
+
+def collaborator_add(*, ticket: Ticket, contact: Contact, actor_user=None, actor_contact=None):
+    if contact.pk == ticket.requester_id:
+        return None
+    collaborator, created = Collaborator.objects.get_or_create(
+        organization_id=ticket.organization_id, ticket=ticket, contact=contact
+    )
+    if created:
+        _event(
+            ticket,
+            TicketEvent.Kind.COLLABORATOR,
+            actor_user=actor_user,
+            actor_contact=actor_contact,
+            added=contact.email,
+        )
+    return collaborator

@@ -1,0 +1,21 @@
+"""TicketEvent rows: the ticket's timeline and audit log, naming who acted; every change writes
+one."""
+
+from tickets.models import TicketEvent
+
+
+def _event(ticket, kind, *, actor_user=None, actor_contact=None, **data) -> TicketEvent:
+    event = _event_row(ticket, kind, actor_user=actor_user, actor_contact=actor_contact, **data)
+    event.save()
+    return event
+
+
+def _event_row(ticket, kind, *, actor_user=None, actor_contact=None, **data) -> TicketEvent:
+    return TicketEvent(
+        organization_id=ticket.organization_id,
+        ticket=ticket,
+        kind=kind,
+        actor_user=actor_user,
+        actor_contact=actor_contact,
+        data=data,
+    )
