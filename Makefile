@@ -7,6 +7,13 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 HOST ?= 0.0.0.0
 PORT ?= 8000
+# With DEBUG off the settings refuse the public development SECRET_KEY. `make run` and the
+# benchmarks run as production does (DEBUG off) on a random key made once for this checkout
+# (var/dev-secret-key) unless SECRET_KEY is set; commands that only load the settings (lint,
+# collectstatic) run with DEBUG on.
+DEV_KEY := var/dev-secret-key
+RUN_ENV = SECRET_KEY="$${SECRET_KEY:-$$(cat $(DEV_KEY))}"
+DEV_ENV := DEBUG=$${DEBUG:-1}
 
 .PHONY: run test lint format install bench clean
 
@@ -18,27 +25,31 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-run: $(STAMP)
-	$(BIN)/python manage.py migrate --noinput -v0
-	$(BIN)/python manage.py collectstatic --noinput -v0
-	$(BIN)/python manage.py seed_demo
+$(DEV_KEY):
+	mkdir -p var
+	umask 077; $(PYTHON) -c "import secrets; print(secrets.token_urlsafe(64))" > $@
+
+run: $(STAMP) $(DEV_KEY)
+	$(RUN_ENV) $(BIN)/python manage.py migrate --noinput -v0
+	$(RUN_ENV) $(BIN)/python manage.py collectstatic --noinput -v0
+	$(RUN_ENV) $(BIN)/python manage.py seed_demo
 	@echo ""
 	@echo "  Helpdesk is starting on http://acme.localhost:$(PORT)/agent/"
 	@echo "  Logins (password: demo): agent@acme.test, admin@acme.test; agent@globex.test on http://globex.localhost:$(PORT)/agent/"
 	@echo "  Outgoing mail is written to var/mail/. Stop everything with Ctrl-C."
 	@echo ""
 	@trap 'kill 0' INT TERM EXIT; \
-	$(BIN)/celery -A config worker --beat --loglevel=INFO --concurrency=2 \
+	$(RUN_ENV) $(BIN)/celery -A config worker --beat --loglevel=INFO --concurrency=2 \
 		--schedule=var/celerybeat-schedule & \
-	PUBLIC_PORT=$(PORT) $(BIN)/python manage.py runserver $(HOST):$(PORT) --noreload & \
+	$(RUN_ENV) PUBLIC_PORT=$(PORT) $(BIN)/python manage.py runserver $(HOST):$(PORT) --noreload & \
 	wait -n  # when any part stops, the trap stops the rest
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python manage.py makemigrations --check --dry-run -v0
+	$(DEV_ENV) $(BIN)/python manage.py makemigrations --check --dry-run -v0
 	$(BIN)/lint-imports --no-cache  # the layers and the acyclic packages (pyproject.toml)
-	$(BIN)/mypy  # the project, not the tests (pyproject.toml)
+	$(DEV_ENV) $(BIN)/mypy  # the project, not the tests (pyproject.toml)
 	@! git grep -nE '\.raw\(|scope\([a-z_]+=None|connection\.cursor\(\)' -- '*.py' ':!tests/*' ':!bench/*' \
 		|| (echo "banned call (see STYLE.md, tooling)"; exit 1)
 
@@ -47,11 +58,11 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 test: lint
-	$(BIN)/python manage.py collectstatic --noinput -v0
+	$(DEV_ENV) $(BIN)/python manage.py collectstatic --noinput -v0
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
-bench: $(STAMP)
-	$(BIN)/python bench/ticket_list.py
+bench: $(STAMP) $(DEV_KEY)
+	$(RUN_ENV) $(BIN)/python bench/ticket_list.py
 
 clean:
 	rm -rf $(VENV) var test-artifacts

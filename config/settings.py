@@ -7,6 +7,9 @@ var/mail. Production: DATABASE_URL, REDIS_URL, S3 settings and an SMTP URL or an
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
+
+from tenants.secret_key import DEVELOPMENT_SECRET_KEY, secret_key_problem
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("VAR_DIR", default=str(BASE_DIR / "var")))
@@ -15,8 +18,11 @@ VAR_DIR.mkdir(parents=True, exist_ok=True)  # the embedded default keeps its fil
 env = environ.Env()
 
 DEBUG = env.bool("DEBUG", default=False)
-# The embedded default needs no secret to start; production must set its own (checked in deploy).
-SECRET_KEY = env.str("SECRET_KEY", default="embedded-default-insecure-key-change-me-in-production")
+# Development (DEBUG=1, as `make run` sets) may use the public development key; with DEBUG off
+# the product refuses to start on it or on a weak key (also reported by `check --deploy`).
+SECRET_KEY = env.str("SECRET_KEY", default=DEVELOPMENT_SECRET_KEY)
+if not DEBUG and (_problem := secret_key_problem(SECRET_KEY)):
+    raise ImproperlyConfigured(_problem)
 # Encrypts SMTP and IMAP passwords at rest; falls back to SECRET_KEY-derived key.
 FIELD_ENCRYPTION_KEY = env.str("FIELD_ENCRYPTION_KEY", default="")
 
@@ -26,6 +32,9 @@ MAIL_DOMAIN = env.str("MAIL_DOMAIN", default="helpdesk.localhost")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["*"])
 PUBLIC_SCHEME = env.str("PUBLIC_SCHEME", default="http")
 PUBLIC_PORT = env.str("PUBLIC_PORT", default="8000")
+# Proxies in front of the app that append to X-Forwarded-For; 0: the client is REMOTE_ADDR (the
+# header is anyone's to write). Sign-in throttling counts failures per client address.
+TRUSTED_PROXY_HOPS = env.int("TRUSTED_PROXY_HOPS", default=0)
 
 INSTALLED_APPS = [
     "django.contrib.auth",
@@ -36,6 +45,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_htmx",
+    "csp",  # django-csp: the Content-Security-Policy header
     "tenants",
     "tickets",
     "inbound_mail",
@@ -45,6 +55,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "tenants.security_headers.PrivatePagesMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "tenants.middleware.TenantMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -52,6 +64,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "tenants.middleware.MembershipMiddleware",
+    "tenants.middleware.SessionActivityMiddleware",
+    "tenants.middleware.SettingsAuditMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -107,6 +121,8 @@ else:
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    # Not a rule: its password_changed hook ends the user's other sessions on a new password.
+    {"NAME": "tenants.sessions.EndSessionsOnPasswordChange"},
 ]
 PASSWORD_HASHERS = env.list(
     "PASSWORD_HASHERS", default=["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
@@ -213,6 +229,8 @@ ANYMAIL.update(env.json("ANYMAIL_ESP", default={}))
 # Tenants' own SMTP servers must be public hosts (no SSRF into this network); a single-company
 # install with a mail relay on its LAN, or the tests' loopback server, may allow private ones.
 OUTBOUND_SMTP_ALLOW_PRIVATE_HOSTS = env.bool("OUTBOUND_SMTP_ALLOW_PRIVATE_HOSTS", default=False)
+# The same for tenants' IMAP mailboxes (test connection and polling; tenants/egress.py).
+INBOUND_IMAP_ALLOW_PRIVATE_HOSTS = env.bool("INBOUND_IMAP_ALLOW_PRIVATE_HOSTS", default=False)
 # Beat sends what has come due (debounced updates, retries) and returns rows a dead worker left
 # `sending`; the debounce is per tenant (two minutes by default), so 15 s is precise enough.
 CELERY_BEAT_SCHEDULE.update(
@@ -229,6 +247,39 @@ SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = PUBLIC_SCHEME == "https"
 CSRF_COOKIE_SECURE = PUBLIC_SCHEME == "https"
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy (django-csp): scripts and style sheets only from our own files (the
+# base page's accent-colour <style> carries a nonce); style attributes stay allowed because
+# sanitised mail keeps its inline formatting (nh3 filters the properties) and priorities carry
+# their colour in one. Images: ours, data: and inline cid: parts (served by our attachment view);
+# a ticket page loads remote https: images only when the agent asks (?remote_images=1).
+from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE  # noqa: E402  # beside its use
+
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, NONCE],
+        "style-src-attr": [UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+SECURE_REFERRER_POLICY = "same-origin"
+# Behind https (PUBLIC_SCHEME=https): HSTS for the tenants' subdomains too, cookies only over
+# TLS. SECURE_PROXY_SSL_HEADER names the header a TLS-terminating proxy sets, e.g.
+# "HTTP_X_FORWARDED_PROTO,https"; unset, requests are as secure as they arrive.
+_HTTPS = PUBLIC_SCHEME == "https"
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000 if _HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=_HTTPS)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=_HTTPS)
+SECURE_PROXY_SSL_HEADER = tuple(env.list("SECURE_PROXY_SSL_HEADER", default=[])) or None
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # load balancers probe over plain http
 CSRF_FAILURE_VIEW = "tickets.views.csrf_failure"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 

@@ -3,7 +3,9 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from tenants.forms import TenantAuthenticationForm, TenantPasswordResetForm
+from tenants import auth_views as tenant_auth_views
+from tenants import security_views
+from tenants.forms import TenantAuthenticationForm
 from tickets import views as ticket_views
 
 urlpatterns = [
@@ -17,7 +19,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path(
         "password-reset/",
-        auth_views.PasswordResetView.as_view(form_class=TenantPasswordResetForm),
+        tenant_auth_views.TenantPasswordResetView.as_view(),
         name="password_reset",
     ),
     path(
@@ -27,13 +29,30 @@ urlpatterns = [
     ),
     path(
         "password-reset/<uidb64>/<token>/",
-        auth_views.PasswordResetConfirmView.as_view(),
+        tenant_auth_views.TenantPasswordResetConfirmView.as_view(),
         name="password_reset_confirm",
     ),
     path(
         "password-reset/done/",
         auth_views.PasswordResetCompleteView.as_view(),
         name="password_reset_complete",
+    ),
+    path(
+        "invitations/<str:token>/",
+        tenant_auth_views.invitation_accept,
+        name="invitation_accept",
+    ),
+    path("agent/account/password/", security_views.account_password, name="account_password"),
+    path("agent/account/sessions/", security_views.account_sessions, name="account_sessions"),
+    path(
+        "agent/account/sessions/<int:pk>/end/",
+        security_views.account_session_end,
+        name="account_session_end",
+    ),
+    path(
+        "agent/account/sessions/end-others/",
+        security_views.account_sessions_end_others,
+        name="account_sessions_end_others",
     ),
     path("agent/", include("tickets.urls")),
     path("settings/", include("config.urls_settings")),

@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from tenants import security_views
 from tenants import settings_views as tenant_settings
 from tickets import settings_views as ticket_settings
 
@@ -20,6 +21,12 @@ urlpatterns = [
     path("members/", tenant_settings.members, name="settings_members"),
     path("members/<int:pk>/role/", tenant_settings.member_role, name="settings_member_role"),
     path("members/<int:pk>/remove/", tenant_settings.member_remove, name="settings_member_remove"),
+    path(
+        "members/invitations/<int:pk>/revoke/",
+        tenant_settings.invitation_revoke,
+        name="settings_invitation_revoke",
+    ),
     path("teams/", tenant_settings.teams, name="settings_teams"),
     path("teams/<int:pk>/delete/", tenant_settings.team_delete, name="settings_team_delete"),
+    path("audit/", security_views.audit_log, name="settings_audit"),
 ]

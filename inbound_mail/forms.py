@@ -4,11 +4,11 @@ and the platform staff sign-in."""
 import re
 
 from django import forms
-from django.contrib.auth.forms import AuthenticationForm
 from django.core.validators import RegexValidator
-from django_scopes import scopes_disabled
 
-from inbound_mail.models import InboundAddress, Mailbox
+from inbound_mail import domains
+from inbound_mail.models import Mailbox
+from tenants.forms import ThrottledAuthenticationForm
 
 domain_validator = RegexValidator(
     r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$",
@@ -18,6 +18,9 @@ domain_validator = RegexValidator(
 
 
 class InboundAddressForm(forms.Form):
+    """The address's shape only: whether this tenant may have it is the service's answer
+    (inbound_mail.domains), so the form and a racing second request get the same one."""
+
     address = forms.EmailField(label="Address", max_length=254)
     plus_addressing = forms.BooleanField(
         label="Also accept address+anything@ (needed for reply tokens)",
@@ -29,12 +32,28 @@ class InboundAddressForm(forms.Form):
         address = self.cleaned_data["address"].strip().lower()
         if "+" in address.partition("@")[0]:
             raise forms.ValidationError("Use the address without a +tag.")
-        # Addresses are unique across tenants; the answer is yes or no, never whose it is.
-        with scopes_disabled():  # yes/no uniqueness across tenants
-            taken = InboundAddress.objects.filter(address=address).exists()
-        if taken:
-            raise forms.ValidationError("This address is already in use.")
         return address
+
+
+class AddressConfirmationForm(InboundAddressForm):
+    """One address on a domain not verified: we mail it a code that must come back."""
+
+
+class ConfirmationCodeForm(forms.Form):
+    code = forms.CharField(
+        label="Code from the confirmation mail", max_length=100, help_text="hdconfirm-..."
+    )
+
+
+class MailDomainForm(forms.Form):
+    domain = forms.CharField(label="Domain", max_length=253, help_text="Such as example.com.")
+
+    def clean_domain(self):
+        domain = self.cleaned_data["domain"].strip().lower().rstrip(".")
+        # The platform's names (localhost among them) get the service's answer, not this one.
+        if not domains.under_platform(domain):
+            domain_validator(domain)
+        return domain
 
 
 class MailboxForm(forms.ModelForm):
@@ -100,8 +119,8 @@ class CustomerDomainForm(forms.Form):
         return self.cleaned_data["domain"].strip().lower().lstrip("@")
 
 
-class StaffAuthenticationForm(AuthenticationForm):
-    """The platform host is for platform staff only."""
+class StaffAuthenticationForm(ThrottledAuthenticationForm):
+    """The platform host is for platform staff only; failed sign-ins are throttled."""
 
     username = forms.EmailField(label="Email")
 
@@ -113,3 +132,35 @@ class StaffAuthenticationForm(AuthenticationForm):
                 code="invalid_login",
                 params={"username": self.username_field.verbose_name},
             )
+
+
+class TrustedHostsForm(forms.Form):
+    """The receiving hosts whose Authentication-Results headers prove an agent's mail."""
+
+    MAX_HOSTS = 20
+
+    hosts = forms.CharField(
+        label="Trusted receiving hosts",
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=(
+            "One host name per line, as it signs its Authentication-Results headers (for "
+            "example mx.google.com). Mail in an agent's name counts as theirs when one of these "
+            "hosts recorded DMARC pass for the agent's domain; empty trusts no host."
+        ),
+    )
+
+    def clean_hosts(self) -> list[str]:
+        hosts = [line.strip().lower().rstrip(".") for line in self.cleaned_data["hosts"].split()]
+        hosts = list(dict.fromkeys(h for h in hosts if h))
+        if len(hosts) > self.MAX_HOSTS:
+            raise forms.ValidationError(f"Enter at most {self.MAX_HOSTS} hosts.")
+        for host in hosts:
+            try:
+                domain_validator(host)
+            except forms.ValidationError:
+                raise forms.ValidationError(
+                    f"“{host[:100]}” is not a host name such as mx.example.com."
+                ) from None
+        return hosts

@@ -3,7 +3,8 @@
 Plain functions over imaplib with plain arguments, no Django. The poller keeps ``uidvalidity``
 and ``last_uid`` per mailbox, stores every fetched message raw, commits, and only then calls
 ``acknowledge`` (ARCHITECTURE.md, inbound mail step 1). Every failure is an ``ImapError`` whose
-message can be shown to a tenant admin as is.
+message can be shown to a tenant admin as is. Connections go only to checked public addresses
+(``tenants.egress``) unless the settings allow private ones.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import ssl
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Literal, NamedTuple, cast
+
+from tenants import egress
 
 Security = Literal["none", "starttls", "tls"]
 Action = Literal["seen", "move", "delete"]
@@ -35,6 +38,9 @@ class ImapSettings:
     password: str
     folder: str = "INBOX"
     timeout: float = 30
+    # A tenant's server must be on a public address (tenants.egress); the platform may allow
+    # private ones (INBOUND_IMAP_ALLOW_PRIVATE_HOSTS, read by the caller: no Django here).
+    allow_private: bool = False
 
     def __post_init__(self) -> None:
         if self.security not in ("none", "starttls", "tls"):
@@ -153,17 +159,52 @@ def _session(settings: ImapSettings) -> Iterator[imaplib.IMAP4]:
         conn.logout()
 
 
+class _PublicIMAP4(imaplib.IMAP4):
+    """imaplib.IMAP4 connected to a checked address of the host, never to the name again
+    (tenants.egress: resolved once, so DNS rebinding cannot swap in a private address)."""
+
+    def __init__(self, settings: ImapSettings):
+        self.allow_private = settings.allow_private
+        super().__init__(settings.host, settings.port, timeout=settings.timeout)
+
+    def _create_socket(self, timeout):
+        return egress.connect(
+            self.host, self.port, timeout=timeout, allow_private=self.allow_private
+        )
+
+
+class _PublicIMAP4_SSL(imaplib.IMAP4_SSL):
+    """The same with TLS from the start, the certificate verified against the host name."""
+
+    def __init__(self, settings: ImapSettings):
+        self.allow_private = settings.allow_private
+        super().__init__(
+            settings.host,
+            settings.port,
+            ssl_context=ssl.create_default_context(),
+            timeout=settings.timeout,
+        )
+
+    def _create_socket(self, timeout):
+        sock = egress.connect(
+            self.host, self.port, timeout=timeout, allow_private=self.allow_private
+        )
+        return self.ssl_context.wrap_socket(sock, server_hostname=self.host)
+
+
+NOT_IMAP = "That server did not answer as an IMAP server."
+
+
 def _connect(settings: ImapSettings) -> imaplib.IMAP4:
     try:
         if settings.security == "tls":
-            return imaplib.IMAP4_SSL(
-                settings.host,
-                settings.port,
-                ssl_context=ssl.create_default_context(),
-                timeout=settings.timeout,
-            )
-        conn = imaplib.IMAP4(settings.host, settings.port, timeout=settings.timeout)
-    except (OSError, imaplib.IMAP4.error) as exc:
+            return _PublicIMAP4_SSL(settings)
+        conn: imaplib.IMAP4 = _PublicIMAP4(settings)
+    except imaplib.IMAP4.error as exc:
+        # imaplib refuses a greeting other than "* OK" or "* PREAUTH" (RFC 3501 7.1), quoting
+        # it: never shown, it may be an internal service's banner.
+        raise ImapError(f"{settings.address}: {NOT_IMAP}") from exc
+    except OSError as exc:
         raise ImapError(_connect_failure(settings, exc)) from exc
     if settings.security == "starttls":
         _starttls(conn, settings)
@@ -188,6 +229,8 @@ def _close(conn: imaplib.IMAP4) -> None:
 
 def _connect_failure(settings: ImapSettings, exc: Exception) -> str:
     address = settings.address
+    if isinstance(exc, egress.PrivateAddressError):
+        return f"Refused: {exc}; only mail servers on public addresses can be used"
     if isinstance(exc, ConnectionRefusedError):
         return f"Connection refused to {address}"
     if isinstance(exc, TimeoutError):

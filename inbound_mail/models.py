@@ -8,6 +8,7 @@ nothing for a forgotten filter to leak) instead of an InboundMessage with a null
 
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from tenants.crypto import EncryptedTextField
@@ -45,6 +46,66 @@ class InboundAddress(TenantModel):
                 fields=["organization"],
                 condition=Q(is_default=True),
                 name="inboundaddress_one_default",
+            ),
+            # One address, one tenant, whatever the case it was written in (issue 9): the
+            # services store lower case, this holds even for a write that forgot to.
+            models.UniqueConstraint(Lower("address"), name="inboundaddress_unique_lower"),
+        ]
+
+    def __str__(self):
+        return self.address
+
+
+class MailDomain(TenantModel):
+    """A custom mail domain of the tenant: its addresses may be inbound addresses once verified.
+
+    Verified by a DNS TXT record `helpdesk-verification=<token>` at the domain or at
+    `_helpdesk.<domain>` (inbound_mail.domains). Several tenants may add the same domain while
+    unverified (an unverified row must not let anyone squat it); only one can verify it.
+    """
+
+    domain = models.CharField(max_length=253)  # lower case, no "@"
+    token = models.CharField(max_length=64)
+    verified = models.BooleanField(default=False)
+    verified_at = models.DateTimeField(null=True, blank=True)
+    last_checked_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["domain"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "domain"], name="maildomain_unique_per_tenant"
+            ),
+            models.UniqueConstraint(
+                fields=["domain"], condition=Q(verified=True), name="maildomain_verified_once"
+            ),
+        ]
+
+    def __str__(self):
+        return self.domain
+
+
+class AddressConfirmation(TenantModel):
+    """One address on a domain the tenant has not verified, waiting for proof by mail.
+
+    The platform mailed a signed code to the address; it becomes an InboundAddress when that
+    mail comes back through intake, or when an admin enters the code. Until then it routes
+    nothing (routing reads InboundAddress only).
+    """
+
+    address = models.EmailField(max_length=254)  # lower case
+    plus_addressing = models.BooleanField(default=True)
+    requested_by = models.ForeignKey(
+        "tenants.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["address"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "address"], name="addressconfirmation_unique"
             )
         ]
 
@@ -246,4 +307,17 @@ class ThreadReference(TenantModel):
             models.UniqueConstraint(
                 fields=["organization", "message_id"], name="threadref_unique_id"
             )
+        ]
+
+
+class InboundSettings(TenantModel):
+    """How the tenant's inbound mail is judged; a missing row means the defaults below."""
+
+    # Receiving hosts whose Authentication-Results headers (RFC 8601) the tenant believes: DMARC
+    # pass recorded by one of them proves an agent's mail (inbound_mail.staff_proof).
+    trusted_authserv_ids = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization"], name="inboundsettings_one_per_org")
         ]

@@ -1,9 +1,21 @@
 """Reads for inbound mail, always within the active tenant (the platform quarantine excepted)."""
 
+from dataclasses import dataclass
+
 from django.db.models import QuerySet
 
-from inbound_mail.models import InboundAddress, InboundMessage, Mailbox, SpamRule, UnclaimedMessage
-from tenants.models import Membership
+from inbound_mail import domains
+from inbound_mail.models import (
+    AddressConfirmation,
+    InboundAddress,
+    InboundMessage,
+    InboundSettings,
+    Mailbox,
+    MailDomain,
+    SpamRule,
+    UnclaimedMessage,
+)
+from tenants.models import Membership, Organization
 
 QUARANTINE_STATUSES = (InboundMessage.Status.QUARANTINED, InboundMessage.Status.FAILED)
 LIST_LIMIT = 200
@@ -12,6 +24,30 @@ LIST_LIMIT = 200
 def inbound_addresses() -> set[str]:
     """The active tenant's inbound addresses, lower-case."""
     return set(InboundAddress.objects.values_list("address", flat=True))
+
+
+@dataclass(frozen=True)
+class MailDomainRow:
+    """A custom mail domain and the TXT record that verifies it."""
+
+    domain: MailDomain
+    txt_value: str
+    txt_names: list[str]
+
+
+def address_settings(*, organization: Organization) -> dict:
+    """What the Inbound addresses page shows: addresses, those waiting for their confirmation
+    mail, custom mail domains with the TXT record each needs, the tenant's platform domains."""
+    mail_domains = [
+        MailDomainRow(d, domains.txt_value(d), domains.txt_names(d.domain))
+        for d in MailDomain.objects.all()
+    ]
+    return {
+        "addresses": list(InboundAddress.objects.all()),
+        "confirmations": list(AddressConfirmation.objects.all()),
+        "mail_domains": mail_domains,
+        "platform_domains": domains.tenant_platform_domains(organization),
+    }
 
 
 def default_inbound_address() -> InboundAddress | None:
@@ -66,3 +102,9 @@ def mailboxes() -> QuerySet[Mailbox]:
 def unclaimed_list() -> QuerySet[UnclaimedMessage]:
     """The platform quarantine; only platform staff see it (no tenant owns these rows)."""
     return UnclaimedMessage.objects.order_by("-received_at", "-id")[:LIST_LIMIT]
+
+
+def trusted_authserv_ids() -> list[str]:
+    """The receiving hosts whose Authentication-Results the active tenant trusts (none unset)."""
+    row = InboundSettings.objects.first()
+    return list(row.trusted_authserv_ids) if row is not None else []

@@ -19,6 +19,21 @@ urlpatterns = [
         "settings/mail/addresses/<int:pk>/default/", views.address_default, name="address_default"
     ),
     path("settings/mail/addresses/<int:pk>/delete/", views.address_delete, name="address_delete"),
+    path(
+        "settings/mail/addresses/domains/<int:pk>/verify/",
+        views.mail_domain_verify,
+        name="mail_domain_verify",
+    ),
+    path(
+        "settings/mail/addresses/domains/<int:pk>/delete/",
+        views.mail_domain_delete,
+        name="mail_domain_delete",
+    ),
+    path(
+        "settings/mail/addresses/confirmations/<int:pk>/cancel/",
+        views.address_confirmation_cancel,
+        name="address_confirmation_cancel",
+    ),
     path("settings/mail/mailboxes/", views.mailboxes, name="mailboxes"),
     path("settings/mail/mailboxes/new/", views.mailbox_edit, name="mailbox_new"),
     path("settings/mail/mailboxes/<int:pk>/", views.mailbox_edit, name="mailbox_edit"),
@@ -26,6 +41,7 @@ urlpatterns = [
     path("settings/mail/mailboxes/<int:pk>/delete/", views.mailbox_delete, name="mailbox_delete"),
     path("settings/mail/spam/", views.spam, name="spam"),
     path("settings/mail/spam/<int:pk>/delete/", views.spam_delete, name="spam_delete"),
+    path("settings/mail/spam/trusted-hosts/", views.trusted_hosts, name="trusted_hosts"),
     path("settings/mail/domains/", views.domains, name="domains"),
     path("settings/mail/domains/<int:pk>/delete/", views.domain_delete, name="domain_delete"),
     path("agent/tickets/<int:number>/spam/", views.ticket_spam, name="ticket_spam"),

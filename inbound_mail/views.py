@@ -6,13 +6,34 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from inbound_mail import domains as address_domains
 from inbound_mail import raw_mail, selectors
-from inbound_mail.forms import CustomerDomainForm, InboundAddressForm, MailboxForm, SpamRuleForm
-from inbound_mail.models import InboundAddress, InboundMessage, Mailbox, SpamRule
+from inbound_mail.forms import (
+    AddressConfirmationForm,
+    ConfirmationCodeForm,
+    CustomerDomainForm,
+    InboundAddressForm,
+    MailboxForm,
+    MailDomainForm,
+    SpamRuleForm,
+    TrustedHostsForm,
+)
+from inbound_mail.models import (
+    AddressConfirmation,
+    InboundAddress,
+    InboundMessage,
+    Mailbox,
+    MailDomain,
+    SpamRule,
+)
 from inbound_mail.services import addresses as address_services
+from inbound_mail.services import mail_domains as domain_services
 from inbound_mail.services import mailboxes as mailbox_services
 from inbound_mail.services import quarantine as quarantine_services
+from inbound_mail.services import sender_trust
 from inbound_mail.services import spam as spam_services
+from inbound_mail.services.addresses import AddressRefused
+from inbound_mail.services.mail_domains import DomainRefused
 from tenants.access import admin_required, agent_required
 from tickets.models import CustomerDomain, Ticket
 from tickets.services.contacts import customer_domain_add, customer_domain_remove
@@ -74,23 +95,112 @@ def message_delete(request, pk: int):
 # -- inbound addresses -----------------------------------------------------------------------
 
 
+ADDRESS_FORMS = {
+    "add": InboundAddressForm,
+    "confirm": AddressConfirmationForm,
+    "code": ConfirmationCodeForm,
+    "domain": MailDomainForm,
+}
+
+
 @admin_required
 def addresses(request):
-    form = InboundAddressForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    """The tenant's addresses, the ones waiting for their confirmation mail, its mail domains;
+    a POST names its form in `action`."""
+    action = request.POST.get("action", "add") if request.method == "POST" else ""
+    if action not in ADDRESS_FORMS:
+        action = "add"
+    bound = {
+        # Two forms have an address field: ids per form keep the page's labels unambiguous.
+        name: cls(request.POST if name == action else None, auto_id=f"id_{name}_%s")
+        for name, cls in ADDRESS_FORMS.items()
+    }
+    form = bound.get(action)
+    if form is not None and form.is_valid():
         try:
-            address_services.inbound_address_add(
-                organization=request.organization,
-                address=form.cleaned_data["address"],
-                plus_addressing=form.cleaned_data["plus_addressing"],
-            )
-        except IntegrityError:  # taken between the form's check and the insert
-            form.add_error("address", "This address is already in use.")
+            done = _address_action(request, action, form.cleaned_data)
+        except (AddressRefused, DomainRefused) as refused:
+            form.add_error(_field(action), refused.message)
         else:
-            messages.success(request, "Address added.")
+            messages.success(request, done)
             return redirect("inbound_mail:addresses")
-    context = {"form": form, "addresses": list(InboundAddress.objects.all())}
+    context = {
+        **{f"{name}_form": f for name, f in bound.items()},
+        **selectors.address_settings(organization=request.organization),
+    }
     return render(request, "inbound_mail/addresses.html", context, status=_status(request, form))
+
+
+def _field(action: str) -> str:
+    return {"domain": "domain", "code": "code"}.get(action, "address")
+
+
+def _address_action(request, action: str, data: dict) -> str:
+    organization = request.organization
+    if action == "confirm":
+        address_services.address_confirmation_request(
+            organization=organization,
+            address=data["address"],
+            plus_addressing=data["plus_addressing"],
+            requested_by=request.user,
+        )
+        return f"A confirmation mail is on its way to {data['address']}."
+    if action == "code":
+        address = address_services.address_confirm_code(
+            organization=organization, code=data["code"]
+        )
+        return f"{address.address} is confirmed and added."
+    if action == "domain":
+        domain_services.mail_domain_add(organization=organization, domain=data["domain"])
+        return "Domain added: publish the TXT record below, then check it."
+    address_services.inbound_address_add(
+        organization=organization,
+        address=data["address"],
+        plus_addressing=data["plus_addressing"],
+    )
+    return "Address added."
+
+
+@require_POST
+@admin_required
+def mail_domain_verify(request, pk: int):
+    mail_domain = get_object_or_404(MailDomain, pk=pk)
+    try:
+        verified = domain_services.mail_domain_verify(mail_domain=mail_domain)
+    except DomainRefused as refused:
+        messages.error(request, refused.message)
+    else:
+        if verified:
+            messages.success(request, f"{mail_domain.domain} is verified.")
+        else:
+            names = " or ".join(address_domains.txt_names(mail_domain.domain))
+            messages.error(
+                request,
+                f"No TXT record {address_domains.txt_value(mail_domain)} at {names} yet "
+                "(DNS changes can take a while to show).",
+            )
+    return redirect("inbound_mail:addresses")
+
+
+@require_POST
+@admin_required
+def mail_domain_delete(request, pk: int):
+    try:
+        domain_services.mail_domain_remove(mail_domain=get_object_or_404(MailDomain, pk=pk))
+    except DomainRefused as refused:
+        messages.error(request, refused.message)
+    else:
+        messages.success(request, "Domain removed.")
+    return redirect("inbound_mail:addresses")
+
+
+@require_POST
+@admin_required
+def address_confirmation_cancel(request, pk: int):
+    confirmation = get_object_or_404(AddressConfirmation, pk=pk)
+    address_services.address_confirmation_cancel(confirmation=confirmation)
+    messages.success(request, "Confirmation cancelled.")
+    return redirect("inbound_mail:addresses")
 
 
 def _status(request, form) -> int:
@@ -174,9 +284,30 @@ def spam(request):
         )
         messages.success(request, "Added to the spam list.")
         return redirect("inbound_mail:spam")
+    return _spam_page(request, form, _trust_form(), status=_status(request, form))
+
+
+def _spam_page(request, form, trust_form, *, status: int = 200):
     rules = list(SpamRule.objects.select_related("created_by"))
-    context = {"form": form, "rules": rules}
-    return render(request, "inbound_mail/spam.html", context, status=_status(request, form))
+    context = {"form": form, "rules": rules, "trust_form": trust_form}
+    return render(request, "inbound_mail/spam.html", context, status=status)
+
+
+def _trust_form() -> TrustedHostsForm:
+    return TrustedHostsForm(initial={"hosts": "\n".join(selectors.trusted_authserv_ids())})
+
+
+@require_POST
+@admin_required
+def trusted_hosts(request):
+    trust_form = TrustedHostsForm(request.POST)
+    if not trust_form.is_valid():
+        return _spam_page(request, SpamRuleForm(), trust_form, status=400)
+    sender_trust.trusted_hosts_save(
+        organization=request.organization, hosts=trust_form.cleaned_data["hosts"]
+    )
+    messages.success(request, "Trusted receiving hosts saved.")
+    return redirect("inbound_mail:spam")
 
 
 @require_POST

@@ -17,6 +17,7 @@ class Kind(models.TextChoices):
     ASSIGNMENT = "assignment", "Assignment"
     SLA_WARNING = "sla_warning", "SLA warning"
     SLA_BREACH = "sla_breach", "SLA breach"
+    STAFF_MAIL_UNVERIFIED = "staff_mail_unverified", "Unverified mail in your name"
     TEST = "test", "Test email"
 
 
@@ -34,6 +35,9 @@ AGENT_KINDS = (
     Kind.SLA_BREACH,
 )
 TEMPLATE_KINDS = CUSTOMER_KINDS + AGENT_KINDS
+# Security notices to one agent: always mailed (no preference turns them off), always the
+# shipped template (no tenant template can hide what they say).
+NOTICE_KINDS = (Kind.STAFF_MAIL_UNVERIFIED,)
 # Customer updates wait for the debounce and fold into one message per ticket and recipient.
 FOLDING_KINDS = (Kind.AGENT_REPLY, Kind.TICKET_RESOLVED, Kind.STATUS_CHANGED)
 # What Auto-Submitted (RFC 3834 section 5) says for each automatic kind; human replies have none.
@@ -42,6 +46,7 @@ AUTO_SUBMITTED = {
     Kind.TICKET_RESOLVED: "auto-generated",
     Kind.STATUS_CHANGED: "auto-generated",
     **dict.fromkeys(AGENT_KINDS, "auto-generated"),
+    **dict.fromkeys(NOTICE_KINDS, "auto-generated"),
 }
 
 

@@ -69,6 +69,9 @@ class OutgoingMessage(TenantModel):
     # The server's final answer (SMTP "250 2.0.0 Ok: queued as ...") or the ESP's message id.
     provider_response = models.CharField(max_length=500, blank=True)
     provider_message_id = models.CharField(max_length=255, blank=True)
+    # The ESP that accepted it (anymail's esp_name: "Postmark", "Mailgun", ...); empty for SMTP.
+    # A tracking event counts only from the ESP that has the message (`outgoing_track`).
+    esp_name = models.CharField(max_length=32, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 

@@ -2,7 +2,8 @@
 
 The sandbox is a separate Django template Engine: only the tags and filters in
 `outbound_mail.sandbox`, no loaders (nothing to include or extend), no libraries to load,
-invalid lookups render as "". The HTML engine autoescapes; text and subject do not.
+invalid lookups render as "". The HTML engine autoescapes; text and subject do not. Each part
+renders within the sandbox's limits (nesting, size, time): past one, a TemplateError.
 """
 
 import re
@@ -13,6 +14,8 @@ from pathlib import Path
 import css_inline
 from django.template import Context, Engine, TemplateSyntaxError
 from django.template.loader import render_to_string
+
+from outbound_mail import sandbox
 
 DEFAULTS_DIR = Path(__file__).resolve().parent / "default_templates"
 TAG_RE = re.compile(r"\[#(\d+)\]")
@@ -64,21 +67,31 @@ def _compile(source: str, *, html: bool, part: str):
         return _compiled(source, html)
     except TemplateSyntaxError as exc:
         raise TemplateError(f"{part}: {exc}") from exc
+    except RecursionError as exc:  # e.g. `{% if not not not ... %}`: nested past the parser
+        raise TemplateError(f"{part}: It is nested too deeply.") from exc
 
 
 @lru_cache(maxsize=512)
 def _compiled(source: str, html: bool):
     # Keyed by the text itself: a compiled template holds no tenant data, and an edited
     # template is new text. Parsing was a third of rendering's cost in bench/outbound.py.
-    return _engine(html).from_string(source)
+    template = _engine(html).from_string(source)
+    sandbox.limit_nodes(template.nodelist)
+    return template
 
 
 def _render(source: str, context: dict, *, html: bool, part: str) -> str:
+    """One part, within the sandbox's limits on size and time (a TemplateError past them)."""
     template = _compile(source, html=html, part=part)
     try:
-        return template.render(Context(context, autoescape=html))
-    except Exception as exc:  # a filter argument that only fails at render time
+        with sandbox.limits(context) as budget:
+            output = template.render(Context(context, autoescape=html))
+            budget.tick()  # a limit hit where Django swallows exceptions (`{% if a == b %}`)
+    except RecursionError as exc:
+        raise TemplateError(f"{part}: It is nested too deeply.") from exc
+    except Exception as exc:  # a limit, or a filter argument that only fails at render time
         raise TemplateError(f"{part}: {exc}") from exc
+    return output
 
 
 def check(source: Source, context: dict) -> None:

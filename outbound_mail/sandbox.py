@@ -1,4 +1,5 @@
-"""The only tags and filters a tenant's mail template may use (the sandbox engine's builtins).
+"""The only tags and filters a tenant's mail template may use (the sandbox engine's builtins),
+and the limits every sandboxed render runs within.
 
 An allow-list, not a deny-list: `load`, `include`, `extends`, `debug`, `url`, `csrf_token`,
 `autoescape`, `for`, `safe` and everything else Django ships are simply not registered, so
@@ -7,9 +8,24 @@ the template names (center, ljust, rjust) are left out too: `ljust:"999999999"` 
 worker allocate a gigabyte. Without `for` and with only
 plain strings in the context a template cannot loop (no runaway rendering); without `safe`
 and `autoescape` it cannot unescape what customers wrote.
+
+Without loops a template can still grow text: nested `{% with %}` and `|add` double a value at
+each level (25 levels of a 983-character template took 1.1 GB). So, while it renders, not
+after: tags nest at most MAX_NESTING deep (refused when compiled); every filter's result and
+every piece of output counts against a budget of MAX_ADDED_CHARS plus a few times what the
+placeholders hold, checked before `add` builds its string; and a deadline is checked at every
+node and filter. The first limit hit is remembered, so a refusal that Django swallows (inside
+`{% if a == b %}` an exception reads as False) still ends the render.
 """
 
-from django.template import Library, defaultfilters, defaulttags
+import functools
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+from django.template import Library, Node, TemplateSyntaxError, defaultfilters, defaulttags
 
 register = Library()
 
@@ -39,7 +55,153 @@ ALLOWED_FILTERS = (
     "yesno",
 )
 
+MAX_NESTING = 10
+MAX_ADDED_CHARS = 1_000_000
+# A template may show each placeholder a few times and filter it (`linebreaks`, `wordwrap`):
+# each filtered copy counts once as the filter's result and once as output.
+PLACEHOLDER_FACTOR = 4
+MAX_RENDER_SECONDS = 2.0
+
+
+class RenderLimitError(Exception):
+    """A template went past a limit while it rendered; the message says which."""
+
+
+@dataclass
+class Budget:
+    """What one render may still make, and until when; the first refusal, once there is one."""
+
+    chars_left: int
+    deadline: float
+    refusal: str = ""
+
+    def tick(self) -> None:
+        if not self.refusal and time.monotonic() > self.deadline:
+            self.refusal = f"Rendering took longer than {MAX_RENDER_SECONDS:g} seconds."
+        if self.refusal:
+            raise RenderLimitError(self.refusal)
+
+    def spend(self, chars: int) -> None:
+        self.tick()
+        if chars > self.chars_left:
+            self.refusal = (
+                f"It makes too much text: a template may add at most {MAX_ADDED_CHARS:,} "
+                "characters to what its placeholders hold."
+            )
+            raise RenderLimitError(self.refusal)
+        self.chars_left -= chars
+
+
+_budget: ContextVar[Budget | None] = ContextVar("sandbox_budget", default=None)
+
+
+@contextmanager
+def limits(values: dict) -> Iterator[Budget]:
+    """Render sandboxed templates inside this, with the placeholder values they render."""
+    held = sum(len(value) for value in values.values() if isinstance(value, str))
+    budget = Budget(
+        chars_left=MAX_ADDED_CHARS + PLACEHOLDER_FACTOR * held,
+        deadline=time.monotonic() + MAX_RENDER_SECONDS,
+    )
+    token = _budget.set(budget)
+    try:
+        yield budget
+    finally:
+        _budget.reset(token)
+
+
+def current_budget() -> Budget:
+    budget = _budget.get()
+    if budget is None:  # fail closed: a sandboxed template rendered outside `limits`
+        raise RenderLimitError("A sandboxed template renders only within its limits.")
+    return budget
+
+
+# -- filters: every result counts ---------------------------------------------------------------
+
+
+def _counted(func):
+    @functools.wraps(func)  # keeps is_safe, needs_autoescape, ... and the signature Django checks
+    def counted(*args, **kwargs):
+        budget = current_budget()
+        budget.tick()
+        result = func(*args, **kwargs)
+        if isinstance(result, str):
+            budget.spend(len(result))
+        return result
+
+    return counted
+
+
+@functools.wraps(defaultfilters.add)
+def add(value, arg):
+    """Django's `add`, refusing before it concatenates a string past the budget."""
+    budget = current_budget()
+    if isinstance(value, str | list | tuple) and isinstance(arg, str | list | tuple):
+        budget.spend(len(value) + len(arg))
+    else:
+        budget.tick()
+    return defaultfilters.add(value, arg)
+
+
+# -- tags: nesting counted while the template compiles -------------------------------------------
+
+
+def _nesting_limited(compile_function):
+    """A tag's compile function that refuses to nest deeper than MAX_NESTING; the depth is
+    counted on the parser, so the refusal comes before Django's parser recurses further."""
+
+    @functools.wraps(compile_function)
+    def compile_limited(parser, token):
+        depth = getattr(parser, "sandbox_depth", 0)
+        if depth >= MAX_NESTING:
+            raise TemplateSyntaxError(
+                f"Tags are nested more than {MAX_NESTING} deep (line {token.lineno})."
+            )
+        parser.sandbox_depth = depth + 1
+        try:
+            return compile_function(parser, token)
+        finally:
+            parser.sandbox_depth = depth
+
+    return compile_limited
+
+
 for _name in ALLOWED_TAGS:
-    register.tags[_name] = defaulttags.register.tags[_name]
+    register.tags[_name] = _nesting_limited(defaulttags.register.tags[_name])
 for _name in ALLOWED_FILTERS:
-    register.filters[_name] = defaultfilters.register.filters[_name]
+    register.filters[_name] = _counted(defaultfilters.register.filters[_name])
+register.filters["add"] = add
+
+
+# -- nodes: the deadline at every node, the output of every leaf counted -------------------------
+
+
+def limit_nodes(nodelist) -> None:
+    """Make every node of a compiled sandbox template check the budget when it renders."""
+    for node in nodelist.get_nodes_by_type(Node):
+        node.sandbox_leaf = not any(getattr(node, name, None) for name in node.child_nodelists)
+        node.__class__ = _limited_class(type(node))
+
+
+_LIMITED: dict[type[Node], type[Node]] = {}
+
+
+def _limited_class(cls: type[Node]) -> type[Node]:
+    """`cls` with a render that checks the budget (one subclass per node class, made once)."""
+    if getattr(cls, "sandbox_limited", False):
+        return cls
+    if cls not in _LIMITED:
+
+        def render_annotated(self, context):
+            budget = current_budget()
+            budget.tick()
+            output = cls.render_annotated(self, context)
+            # Containers (if, with, spaceless) return what their children made, counted there.
+            if self.sandbox_leaf and isinstance(output, str):
+                budget.spend(len(output))
+            return output
+
+        attrs = {"render_annotated": render_annotated, "sandbox_limited": True}
+        _LIMITED[cls] = type(cls.__name__, (cls,), attrs)
+    return _LIMITED[cls]

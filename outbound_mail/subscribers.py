@@ -9,6 +9,7 @@ NAMES = (
     events.COMMENT_ADDED,
     events.STATUS_CHANGED,
     events.ASSIGNED,
+    events.STAFF_MAIL_UNVERIFIED,
     kinds.SLA_WARNING,
     kinds.SLA_BREACHED,
 )

@@ -11,7 +11,6 @@ failure happened, which decides whether it is worth retrying (RFC 5321 section 4
   an admin can fix within the retry window, so these are retried too.
 """
 
-import ipaddress
 import smtplib
 import socket
 import ssl
@@ -22,6 +21,9 @@ from email.utils import parseaddr
 
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
+
+from tenants import egress
+from tenants.egress import PrivateAddressError
 
 # Servers drop idle clients after a few minutes (RFC 5321 4.5.3.2.7 suggests 5); reconnecting
 # before that is cheaper than a failed command.
@@ -39,26 +41,49 @@ class SmtpConfig:
     password: str = ""
     timeout: float = TIMEOUT
     # A tenant's own server must not be an address inside our network (SSRF: the settings
-    # page shows the server's answer). The platform's own settings are trusted.
+    # page shows the server's answer): tenants.egress. The platform's own settings are trusted.
     public_only: bool = False
 
 
-class PrivateAddressError(OSError):
-    """The host resolves to a loopback, private, link-local or reserved address."""
+class PublicSMTP(smtplib.SMTP):
+    """smtplib.SMTP connected only to a checked public address of the host (tenants.egress)."""
+
+    def __init__(self, *args, allow_private: bool, **kwargs):
+        self.allow_private = allow_private
+        super().__init__(*args, **kwargs)
+
+    def _get_socket(self, host, port, timeout):
+        return egress.connect(host, port, timeout=timeout, allow_private=self.allow_private)
 
 
-def check_public(host: str, port: int) -> None:
-    """Raise PrivateAddressError unless every address `host` resolves to is public."""
-    if settings.OUTBOUND_SMTP_ALLOW_PRIVATE_HOSTS:
-        return
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except socket.gaierror as exc:
-        raise OSError(f"cannot resolve {host}: {exc.strerror}") from exc
-    for info in infos:
-        address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
-        if not address.is_global:
-            raise PrivateAddressError(f"{host} is not a public address ({address})")
+class PublicSMTP_SSL(smtplib.SMTP_SSL, PublicSMTP):
+    """The same with TLS from the start: SMTP_SSL wraps PublicSMTP's socket, verifying the
+    certificate against the host name (smtplib's `_host`), not the address."""
+
+    def __init__(self, *args, allow_private: bool, **kwargs):
+        self.allow_private = allow_private
+        # SMTP_SSL calls SMTP.__init__ by name, past PublicSMTP's; its super()._get_socket
+        # is PublicSMTP's (the method order), whose socket it then wraps.
+        smtplib.SMTP_SSL.__init__(self, *args, **kwargs)
+
+
+def _open_client(config: SmtpConfig) -> smtplib.SMTP:
+    if not config.public_only:  # the platform's own settings are trusted
+        if config.security == "tls":
+            return smtplib.SMTP_SSL(
+                config.host, config.port, timeout=config.timeout, context=_tls_context()
+            )
+        return smtplib.SMTP(config.host, config.port, timeout=config.timeout)
+    allow_private = settings.OUTBOUND_SMTP_ALLOW_PRIVATE_HOSTS
+    if config.security == "tls":
+        return PublicSMTP_SSL(
+            config.host,
+            config.port,
+            timeout=config.timeout,
+            context=_tls_context(),
+            allow_private=allow_private,
+        )
+    return PublicSMTP(config.host, config.port, timeout=config.timeout, allow_private=allow_private)
 
 
 @dataclass(frozen=True)
@@ -67,6 +92,7 @@ class Outcome:
     response: str
     temporary: bool = False
     provider_message_id: str = ""
+    esp_name: str = ""  # the ESP that accepted it, for its tracking events; "" over SMTP
 
 
 class SmtpReplyError(Exception):
@@ -95,14 +121,7 @@ class SmtpSession:
 
     def open(self) -> None:
         config = self.config
-        if config.public_only:
-            check_public(config.host, config.port)
-        if config.security == "tls":
-            client: smtplib.SMTP = smtplib.SMTP_SSL(
-                config.host, config.port, timeout=config.timeout, context=_tls_context()
-            )
-        else:
-            client = smtplib.SMTP(config.host, config.port, timeout=config.timeout)
+        client = _open_client(config)
         try:
             client.ehlo_or_helo_if_needed()
             if config.security == "starttls":
@@ -261,19 +280,27 @@ def describe(exc: BaseException) -> str:
         return "connection refused by the mail server"
     if isinstance(exc, PrivateAddressError):
         return f"refused: {exc}"
+    if isinstance(exc, socket.gaierror):
+        return f"cannot resolve the mail server's name: {exc.strerror}"
     return f"{type(exc).__name__}: {exc}".strip()
 
 
 def send_backend(message: EmailMessage) -> Outcome:
     """Send through Django's configured EMAIL_BACKEND (an ESP through django-anymail, files)."""
     try:
-        get_connection(fail_silently=False).send_messages([message])
+        backend = get_connection(fail_silently=False)
+        backend.send_messages([message])
     except Exception as exc:
         return Outcome(ok=False, temporary=backend_error_is_temporary(exc), response=describe(exc))
     status = getattr(message, "anymail_status", None)
     provider_id = (getattr(status, "message_id", None) or "") if status else ""
     response = f"accepted ({', '.join(sorted(status.status))})" if status else "accepted"
-    return Outcome(ok=True, response=response, provider_message_id=str(provider_id))
+    return Outcome(
+        ok=True,
+        response=response,
+        provider_message_id=str(provider_id),
+        esp_name=str(getattr(backend, "esp_name", "") or "") if provider_id else "",
+    )
 
 
 def backend_error_is_temporary(exc: BaseException) -> bool:

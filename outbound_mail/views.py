@@ -253,10 +253,16 @@ def template_preview(request, kind: str):
         values = placeholders.preview_values(kind, ticket, request.user)
         data = form.cleaned_data
         source = rendering.Source(data["subject"], data["body_text"], data["body_html"])
-        rendered = rendering.render(source, values)
-        branded = rendering.brand(rendered, templates.branding_of(request.organization))
-        context["subject"] = rendering.tagged_subject(rendered.subject, ticket.number)
-        context["mail"] = branded
+        try:
+            rendered = rendering.render(source, values)
+        except rendering.TemplateError as exc:
+            # It passed the check with sample values; this ticket's values take it past a
+            # limit (size, time): the same refusal the save and the send would meet.
+            context["render_error"] = str(exc)
+        else:
+            branded = rendering.brand(rendered, templates.branding_of(request.organization))
+            context["subject"] = rendering.tagged_subject(rendered.subject, ticket.number)
+            context["mail"] = branded
     return render(request, "outbound_mail/_preview.html", context)
 
 

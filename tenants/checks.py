@@ -1,10 +1,13 @@
-"""System checks that keep tenancy fail-closed as the code grows."""
+"""System checks that keep tenancy fail-closed as the code grows, and the deploy check that
+refuses a public or weak SECRET_KEY."""
 
 from django.apps import apps
+from django.conf import settings
 from django.core import checks
 from django_scopes.manager import DisabledQuerySet
 
 from tenants.models import Domain
+from tenants.secret_key import secret_key_problem
 
 # Rows that carry an organization but are looked up before a tenant is known (host resolution).
 UNSCOPED_ALLOWED = {Domain}
@@ -37,3 +40,13 @@ def unscoped_tenant_models(models) -> list[checks.Error]:
                 )
             )
     return errors
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def secret_key_is_production_grade(app_configs=None, **kwargs):
+    # The settings already refuse to load on such a key with DEBUG off; this tells
+    # `check --deploy` run with DEBUG on (or with settings built another way) too.
+    problem = secret_key_problem(settings.SECRET_KEY)
+    if problem is None:
+        return []
+    return [checks.Critical(problem, id="helpdesk.E001")]

@@ -164,3 +164,67 @@ class TeamMember(TenantModel):
         constraints = [
             models.UniqueConstraint(fields=["team", "user"], name="teammember_unique_user")
         ]
+
+
+class Invitation(TenantModel):
+    """An existing account asked to join this tenant: no membership until that person accepts
+    from the mailed link while signed in as themselves (deleting the row revokes the link)."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="invitations")
+    role = models.CharField(max_length=16, choices=Membership.ROLES, default=Membership.AGENT)
+    # The signed link names this key, not the row id, so a revoked and re-sent invitation never
+    # revives an old link.
+    key = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "user"], name="invitation_unique_user")
+        ]
+
+
+class UserSession(TenantModel):
+    """One signed-in browser of a user on one tenant's host (session cookies are per host), so
+    that they can see it and end it, and so that removal or a new password ends it at once."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    session_key = models.CharField(max_length=40, unique=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["organization", "user"], name="usersession_org_user")]
+
+
+class AuditEntry(TenantModel):
+    """Who changed which setting, and who signed in or failed to, on this tenant. `data` never
+    holds a secret: passwords, tokens and keys are stored as "(changed)"."""
+
+    SIGN_IN = "sign_in"
+    SIGN_IN_FAILED = "sign_in_failed"
+    SIGN_OUT = "sign_out"
+    SETTINGS_CHANGE = "settings_change"
+    ACTIONS = [
+        (SIGN_IN, "Signed in"),
+        (SIGN_IN_FAILED, "Failed sign-in"),
+        (SIGN_OUT, "Signed out"),
+        (SETTINGS_CHANGE, "Changed settings"),
+    ]
+
+    actor = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    action = models.CharField(max_length=32, choices=ACTIONS)
+    target = models.CharField(max_length=200, blank=True)
+    object_id = models.CharField(max_length=100, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["organization", "-created_at"], name="auditentry_org_created")
+        ]

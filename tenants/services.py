@@ -1,9 +1,11 @@
 """Every change to tenants, users, memberships and teams."""
 
+import secrets
+
 from django.db import transaction
 
-from tenants import provisioning
-from tenants.models import Membership, Organization, Team, TeamMember, User
+from tenants import provisioning, sessions
+from tenants.models import Invitation, Membership, Organization, Team, TeamMember, User
 from tenants.scoping import tenant_scope
 
 
@@ -53,12 +55,42 @@ def _admins_left_without(membership: Membership) -> int:
 
 
 @transaction.atomic
-def member_invite(*, organization: Organization, email: str, name: str, role: str) -> Membership:
-    """Add someone to the tenant; a new user gets no password until they set one by mail."""
+def member_invite(
+    *, organization: Organization, email: str, name: str, role: str, invited_by: User | None = None
+) -> Membership | Invitation:
+    """Someone new becomes a member at once (with no password until they set one by mail); an
+    existing account is only invited: it joins when that person accepts (`invitation_accept`)."""
     user = User.objects.filter(email=email.lower()).first()
     if user is None:
         user = User.objects.create_user(email=email, password=None, name=name)
-    return membership_add(organization=organization, user=user, role=role)
+        return membership_add(organization=organization, user=user, role=role)
+    invitation, _ = Invitation.objects.update_or_create(
+        organization=organization,
+        user=user,
+        defaults={"role": role, "key": secrets.token_urlsafe(32), "invited_by": invited_by},
+    )
+    return invitation
+
+
+class WrongInvitee(Exception):
+    """The invitation is for another account than the one accepting it."""
+
+
+@transaction.atomic
+def invitation_accept(*, invitation: Invitation, user: User) -> Membership:
+    """The invited person joins with the role they were invited as; the link stops working."""
+    if user.pk != invitation.user_id:
+        raise WrongInvitee(f"This invitation is for {invitation.user.email}.")
+    membership = membership_add(
+        organization=invitation.organization, user=user, role=invitation.role
+    )
+    invitation.delete()
+    return membership
+
+
+def invitation_revoke(*, invitation: Invitation) -> None:
+    """The mailed link stops working (it names the deleted row's key)."""
+    invitation.delete()
 
 
 def member_change_role(*, membership: Membership, role: str) -> Membership:
@@ -76,6 +108,10 @@ def member_remove(*, membership: Membership) -> None:
         raise LastAdmin("This is the only admin: make someone else admin first.")
     TeamMember.objects.filter(user_id=membership.user_id).delete()
     membership.delete()
+    # Signed out here at once, not only refused at their next request.
+    sessions.user_sessions_end_for_member(
+        organization=membership.organization, user=membership.user
+    )
 
 
 @transaction.atomic

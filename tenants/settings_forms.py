@@ -2,7 +2,7 @@
 
 from django import forms
 
-from tenants.models import Membership, Team, User
+from tenants.models import Invitation, Membership, Team, User
 
 
 def members_queryset():
@@ -20,6 +20,10 @@ class InviteForm(forms.Form):
         email = self.cleaned_data["email"].lower()
         if Membership.objects.filter(user__email=email).exists():
             raise forms.ValidationError("This person is already a member.")
+        if Invitation.objects.filter(user__email=email).exists():
+            raise forms.ValidationError(
+                "This person is already invited; revoke the invitation to send a new one."
+            )
         return email
 
 

@@ -1,15 +1,21 @@
 """Settings pages for members and teams (tenant admins only)."""
 
+from django.conf import settings
 from django.contrib import messages
+from django.core.mail import send_mail
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from tenants import services
 from tenants.access import admin_required
 from tenants.forms import TenantPasswordResetForm
-from tenants.models import Membership, Team
+from tenants.hosts import organization_url
+from tenants.models import Invitation, Membership, Team
 from tenants.settings_forms import InviteForm, RoleForm, TeamForm
+from tenants.tokens import invitation_token
 
 
 def _membership(pk) -> Membership:
@@ -23,18 +29,41 @@ def _membership(pk) -> Membership:
 def members(request):
     form = InviteForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        membership = services.member_invite(organization=request.organization, **form.cleaned_data)
-        _send_set_password_mail(request, membership.user.email)
-        messages.success(
-            request, f"Invited {membership.user.email}; they got a link to set a password."
+        invited = services.member_invite(
+            organization=request.organization, invited_by=request.user, **form.cleaned_data
         )
+        if isinstance(invited, Invitation):
+            _send_invitation_mail(invited)
+            text = f"Invited {invited.user.email}; they join once they accept from the mail."
+        else:
+            _send_set_password_mail(request, invited.user.email)
+            text = f"Invited {invited.user.email}; they got a link to set a password."
+        messages.success(request, text)
         return redirect("settings_members")
     rows = list(Membership.objects.select_related("user").order_by("user__name", "user__email"))
+    invitations = list(Invitation.objects.select_related("user").order_by("user__email"))
     return render(
         request,
         "settings/members.html",
-        {"rows": rows, "form": form, "roles": Membership.ROLES},
+        {"rows": rows, "invitations": invitations, "form": form, "roles": Membership.ROLES},
         status=400 if request.method == "POST" else 200,
+    )
+
+
+def _send_invitation_mail(invitation: Invitation) -> None:
+    # An existing account joins only by accepting, signed in as itself, on this tenant's host.
+    path = reverse("invitation_accept", kwargs={"token": invitation_token(invitation)})
+    context = {
+        "organization": invitation.organization,
+        "email": invitation.user.email,
+        "role": invitation.get_role_display(),
+        "url": organization_url(invitation.organization, path),
+    }
+    send_mail(
+        render_to_string("registration/invitation_subject.txt", context).strip(),
+        render_to_string("registration/invitation_email.txt", context),
+        settings.DEFAULT_FROM_EMAIL,
+        [invitation.user.email],
     )
 
 
@@ -45,7 +74,6 @@ def _send_set_password_mail(request, email: str) -> None:
     form.is_valid()
     form.save(
         request=request,
-        use_https=request.is_secure(),
         subject_template_name="registration/invite_subject.txt",
         email_template_name="registration/invite_email.html",
     )
@@ -75,6 +103,17 @@ def member_remove(request, pk: int):
         messages.success(request, "Member removed.")
     except services.LastAdmin as exc:
         messages.error(request, str(exc))
+    return redirect("settings_members")
+
+
+@require_POST
+@admin_required
+def invitation_revoke(request, pk: int):
+    invitation = Invitation.objects.select_related("user").filter(pk=pk).first()
+    if invitation is None:
+        raise Http404("No such invitation.")
+    services.invitation_revoke(invitation=invitation)
+    messages.success(request, f"Invitation of {invitation.user.email} revoked.")
     return redirect("settings_members")
 
 

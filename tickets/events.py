@@ -21,6 +21,10 @@ STATUS_CHANGED = "ticket.status_changed"
 PRIORITY_CHANGED = "ticket.priority_changed"
 ASSIGNED = "ticket.assigned"
 TEAM_CHANGED = "ticket.team_changed"
+# Mail named an agent in From: without proof that the agent sent it (inbound_mail.staff_proof);
+# it was kept as an internal note. Data: {"user_id": the agent, "comment_id": the note or None,
+# "from": the address, "subject": the mail's subject}. The agent is told by mail.
+STAFF_MAIL_UNVERIFIED = "staff_mail.unverified"
 
 
 @dataclass(frozen=True)

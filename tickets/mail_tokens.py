@@ -3,6 +3,13 @@
 A token is `<org base36>-<ticket base36>-<hmac>`; the HMAC (SHA-256 over both ids, keyed by
 SECRET_KEY, truncated to 10 base32 chars = 50 bits) makes a forged or altered token fail.
 Lower-case only, because some MTAs lower-case local parts (RFC 5321 says they should not).
+
+Mail to an agent carries a second, per-agent token beside the ticket's: `s<user base36>.<hmac>`
+(HMAC over organization, ticket and user with its own key, 16 base32 chars = 80 bits), in its
+Message-ID (`hd.<ticket token>.<random>.<agent token>@`) and its Reply-To
+(`support+<ticket token>.<agent token>@`). Customers never receive it, so a reply carrying it
+proves that agent (inbound_mail.staff_proof). It has no hyphen: TOKEN_RE never mistakes it for
+a (forged) ticket token.
 """
 
 import base64
@@ -14,7 +21,8 @@ import secrets
 from django.conf import settings
 
 TOKEN_RE = re.compile(r"\b([0-9a-z]{1,13})-([0-9a-z]{1,13})-([a-z2-7]{10})\b")
-MESSAGE_ID_RE = re.compile(r"^hd\.([0-9a-z-]+)\.[0-9a-z]+@(.+)$")
+MESSAGE_ID_RE = re.compile(r"^hd\.([0-9a-z-]+)\.[0-9a-z.]+@(.+)$")
+STAFF_TOKEN_RE = re.compile(r"(?<![0-9a-z])s([0-9a-z]{1,13})\.([a-z2-7]{16})(?![0-9a-z])")
 
 
 def _b36(n: int) -> str:
@@ -67,6 +75,52 @@ def ticket_from_message_id(message_id: str) -> tuple[int, int] | None:
     if not match or match.group(2) != settings.MAIL_DOMAIN.lower():
         return None
     return parse_token(match.group(1))
+
+
+def _staff_mac(org_id: int, ticket_id: int, user_id: int) -> str:
+    key = ("staff-mail-token:" + settings.SECRET_KEY).encode()
+    message = f"{org_id}:{ticket_id}:{user_id}".encode()
+    digest = hmac.new(key, message, hashlib.sha256).digest()
+    return base64.b32encode(digest).decode().lower()[:16]
+
+
+def make_staff_token(organization_id: int, ticket_id: int, user_id: int) -> str:
+    """The agent's token for this ticket; it stands beside the ticket's token, which names the
+    organization and the ticket it is bound to."""
+    return f"s{_b36(user_id)}.{_staff_mac(organization_id, ticket_id, user_id)}"
+
+
+def make_staff_tag(organization_id: int, ticket_id: int, user_id: int) -> str:
+    """The plus part of the Reply-To in mail to an agent: the ticket's token, then the agent's."""
+    token = make_token(organization_id, ticket_id)
+    return f"{token}.{make_staff_token(organization_id, ticket_id, user_id)}"
+
+
+def make_staff_message_id(organization_id: int, ticket_id: int, user_id: int) -> str:
+    """Our Message-ID for mail to an agent: `hd.<token>.<random>.<agent token>@<MAIL_DOMAIN>`."""
+    token = make_token(organization_id, ticket_id)
+    staff = make_staff_token(organization_id, ticket_id, user_id)
+    return f"hd.{token}.{secrets.token_hex(6)}.{staff}@{settings.MAIL_DOMAIN}"
+
+
+def parse_staff_token(text: str) -> tuple[int, int, int] | None:
+    """(organization_id, ticket_id, user_id) of a valid agent token beside a valid ticket token
+    in text (a plus part or the local part of our Message-ID); None if absent or forged."""
+    ticket = parse_token(text)
+    if ticket is None:
+        return None
+    for match in STAFF_TOKEN_RE.finditer((text or "").lower()):
+        user_id = int(match.group(1), 36)
+        if hmac.compare_digest(match.group(2), _staff_mac(*ticket, user_id)):
+            return (*ticket, user_id)
+    return None
+
+
+def staff_from_message_id(message_id: str) -> tuple[int, int, int] | None:
+    match = MESSAGE_ID_RE.match((message_id or "").strip("<>").lower())
+    if not match or match.group(2) != settings.MAIL_DOMAIN.lower():
+        return None
+    return parse_staff_token(match.string.partition("@")[0])
 
 
 def plus_address(address: str, token: str) -> str:

@@ -8,6 +8,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from tenants.access import agent_required
+from tenants.redirects import safe_next
+from tenants.security_headers import remote_images_on_request
 from tickets import contributions, placeholders, selectors
 from tickets.forms import (
     BulkForm,
@@ -87,6 +89,7 @@ def _detail_context(request, ticket, reply_form=None):
 
 @require_GET
 @agent_required
+@remote_images_on_request
 def ticket_detail(request, number: int):
     ticket = _get_ticket(number)
     return render(request, "tickets/detail.html", _detail_context(request, ticket))
@@ -164,13 +167,12 @@ def ticket_bulk(request):
     if not form.is_valid():
         for errors in form.errors.values():
             messages.error(request, " ".join(errors))  # type: ignore[arg-type]  # messages are str
-        return redirect(request.POST.get("next") or reverse("tickets:list"))
+        return redirect(safe_next(request, reverse("tickets:list")))
     tickets = list(Ticket.objects.filter(number__in=form.cleaned_data["tickets"]))
     for ticket in tickets:
         _apply_properties(ticket, form, request)
     messages.success(request, f"Updated {len(tickets)} ticket{'s' if len(tickets) != 1 else ''}.")
-    next_url = request.POST.get("next", "")
-    return redirect(next_url if next_url.startswith("/agent/") else reverse("tickets:list"))
+    return redirect(safe_next(request, reverse("tickets:list")))
 
 
 @agent_required

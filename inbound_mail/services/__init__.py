@@ -13,7 +13,7 @@ The modules, and the direction of their imports (a module imports only those to 
     batch -> processing -> apply -> decisions
     quarantine -> processing, intake
     mailboxes -> intake
-    spam, addresses (no sibling)
+    spam, addresses, sender_trust (no sibling)
 
 - intake: storing and recording what arrives, queueing its processing
 - decisions: what a message is and where it goes (`decide`, `Reads`, `Decision`, `Context`)
@@ -23,5 +23,7 @@ The modules, and the direction of their imports (a module imports only those to 
 - quarantine: the sweeper, reprocessing and deleting, the platform's unclaimed mail
 - spam: the spam list, marking a ticket as spam
 - mailboxes: testing and polling IMAP mailboxes, their settings
-- addresses: a tenant's inbound addresses
+- addresses: a tenant's inbound addresses, and those confirmed by a mail that came back
+- mail_domains: custom mail domains and their DNS verification
+- sender_trust: the receiving hosts whose Authentication-Results the tenant trusts
 """

@@ -3,15 +3,17 @@ markers, or a bounce; with the contacts, collaborators, uploads and thread refer
 """
 
 import re
+from dataclasses import replace
 
 from inbound_mail import routing, subjects
 from inbound_mail.models import InboundMessage, ThreadReference
 from inbound_mail.parsing import Address, ParsedMessage
 from inbound_mail.services.decisions import Context, Outcome, Reads, decide
-from inbound_mail.threading import thread_ids
+from inbound_mail.threading import Lookup, ThreadMatch, thread_ids
 from tenants.models import Organization
-from tickets import mail_tokens
+from tickets import events, mail_tokens
 from tickets.models import Comment, Contact, StatusCategory, Ticket
+from tickets.sanitize import mail_body_html
 from tickets.services.attachments import Upload
 from tickets.services.comments import comment_create
 from tickets.services.contacts import contact_get_or_create, contact_mark_undeliverable
@@ -89,6 +91,10 @@ def _ticket_of_our_message(message_id: str, organization_id: int) -> Ticket | No
 
 
 def _apply_message(ctx: Context) -> Outcome:
+    if _tag_admits_only_staff(ctx) and ctx.unverified_staff:
+        # A [#n] tag lets staff write on any ticket, and From: alone does not make staff: an
+        # unproven sender who is no participant of the tagged ticket threads as anyone would.
+        ctx = replace(ctx, match=ThreadMatch(ticket=None))
     outcome = _reply(ctx) if ctx.match.ticket is not None else _new_ticket(ctx)
     _remember_ids(outcome.ticket, ctx.parsed)
     if ctx.match.forged:
@@ -97,6 +103,14 @@ def _apply_message(ctx: Context) -> Outcome:
 
 
 FORGED_NOTE = "; a forged reply token was ignored"
+
+
+def _tag_admits_only_staff(ctx: Context) -> bool:
+    ticket = ctx.match.ticket
+    if ctx.match.rule != "tag" or ticket is None or ctx.staff is None:
+        return False
+    address = ctx.sender.address
+    return ticket.requester.email != address and not Lookup().is_collaborator(ticket, address)
 
 
 def _new_ticket(ctx: Context) -> Outcome:
@@ -110,12 +124,17 @@ def _new_ticket(ctx: Context) -> Outcome:
         collaborators=_cc_contacts(ctx, exclude=requester.email),
         **message_body(ctx.parsed),
     )
-    return Outcome(
-        Status.PROCESSED,
-        opening_reason(requester.email, forwarded),
-        ticket=ticket,
-        comment=ticket.comments.first(),
-    )
+    comment = ticket.comments.first()
+    reason = opening_reason(requester.email, forwarded)
+    if ctx.parsed.forwarded_from is not None and ctx.unverified_staff:
+        # Forwarded "as staff" by someone who only wrote an agent's address in From: the
+        # ticket is the sender's own, as for any customer's forward.
+        _tell_unverified_staff(ctx, ticket, comment)
+        reason += UNVERIFIED_FORWARD_NOTE
+    return Outcome(Status.PROCESSED, reason, ticket=ticket, comment=comment)
+
+
+UNVERIFIED_FORWARD_NOTE = "; the sender names staff but is unverified: not forwarded as staff"
 
 
 def opening(ctx: Context) -> tuple[str, str, str, bool]:
@@ -138,7 +157,7 @@ def message_body(parsed: ParsedMessage) -> dict:
     """The comment a message becomes: texts, sanitised HTML, attachments, its Message-ID."""
     return {
         "body_text": parsed.text,
-        "body_html": _body_html(parsed),
+        "body_html": mail_body_html(_body_html(parsed), parsed.text),
         "full_text": parsed.text_full,
         "uploads": _uploads(parsed),
         "message_id": parsed.message_id,
@@ -146,15 +165,16 @@ def message_body(parsed: ParsedMessage) -> dict:
 
 
 def _requester_address(ctx: Context) -> Address | None:
-    """Staff forwarding a customer's mail open the ticket for the original sender."""
-    if ctx.staff is not None and ctx.parsed.forwarded_from is not None:
+    """Staff forwarding a customer's mail open the ticket for the original sender (only staff
+    proven to have sent it: inbound_mail.staff_proof)."""
+    if ctx.staff is not None and ctx.parsed.forwarded_from is not None and ctx.staff_proof:
         return ctx.parsed.forwarded_from
     return ctx.parsed.from_ if ctx.parsed.from_ and "@" in ctx.parsed.from_.address else None
 
 
 def _reply(ctx: Context) -> Outcome:
     if ctx.staff is not None and not ctx.auto_reason:
-        return _staff_reply(ctx)
+        return _staff_reply(ctx) if ctx.staff_proof else _unverified_staff_note(ctx)
     ticket = ctx.match.ticket
     assert ticket is not None  # _apply_message replies only on a matched ticket
     author = _contact(ctx.organization, *reply_author(ctx))
@@ -189,7 +209,7 @@ _CLOSE_RE = re.compile(r"\[CLOSED\]", re.IGNORECASE)
 
 
 def _staff_reply(ctx: Context) -> Outcome:
-    # _reply hands over only staff's mail on a matched ticket.
+    # _reply hands over only proven staff's mail on a matched ticket.
     assert ctx.staff is not None
     assert ctx.match.ticket is not None
     parsed, ticket, user = ctx.parsed, ctx.match.ticket, ctx.staff.user
@@ -197,8 +217,8 @@ def _staff_reply(ctx: Context) -> Outcome:
     steering = f"{parsed.subject}\n{first_line}"
     private = bool(_PRIVATE_RE.search(steering))
     close = bool(_CLOSE_RE.search(steering))
-    # A From: header is easy to forge; only mail that answers something we sent (signed token,
-    # known Message-ID) may speak to the customer in an agent's name.
+    # The sender is proven (ctx.staff_proof); still, only mail that answers something we sent
+    # (signed token, known Message-ID) speaks to the customer: a subject tag may be a typo.
     proven = ctx.match.rule in ("token", "message_id")
     first_line = _CLOSE_RE.sub("", _PRIVATE_RE.sub("", first_line)).strip()
     body = f"{first_line}\n{rest}".strip() if first_line else rest.strip()
@@ -221,9 +241,62 @@ def _staff_reply(ctx: Context) -> Outcome:
     kind = "public reply" if comment.is_public else "internal note"
     return Outcome(
         Status.PROCESSED,
-        f"staff {kind} on #{ticket.number} by {ctx.match.rule}" + (", resolved" if close else ""),
+        f"staff {kind} on #{ticket.number} by {ctx.match.rule}"
+        + (", resolved" if close else "")
+        + f"; sender proven by {ctx.staff_proof}",
         ticket=ticket,
         comment=comment,
+    )
+
+
+UNVERIFIED_LABEL = (
+    "Unverified sender: this mail names {address} in From:, but nothing proves the agent sent "
+    "it. It was kept as an internal note; [CLOSED] and other markers were ignored."
+)
+
+
+def _unverified_staff_note(ctx: Context) -> Outcome:
+    """Mail in an agent's name without proof: an internal note from the address that wrote,
+    labelled, with no status change and no steering; the agent is told by mail."""
+    ticket = ctx.match.ticket
+    assert ticket is not None  # _reply hands over only mail on a matched ticket
+    label = UNVERIFIED_LABEL.format(address=ctx.sender.address)
+    comment = comment_create(
+        ticket=ticket,
+        body_text=f"{label}\n\n{ctx.parsed.text.strip()}",
+        full_text=ctx.parsed.text_full,
+        is_public=False,
+        author_contact=_contact(ctx.organization, *reply_author(ctx)),
+        channel=Comment.Channel.EMAIL,
+        uploads=_uploads(ctx.parsed),
+        message_id=ctx.parsed.message_id,
+        reopen=False,
+    )
+    _tell_unverified_staff(ctx, ticket, comment)
+    return Outcome(
+        Status.PROCESSED,
+        f"unverified staff mail kept as an internal note on #{ticket.number} by {ctx.match.rule}",
+        ticket=ticket,
+        comment=comment,
+    )
+
+
+def _tell_unverified_staff(ctx: Context, ticket: Ticket, comment: Comment | None) -> None:
+    assert ctx.staff is not None  # only staff mail is unverified staff mail
+    data = {
+        "user_id": ctx.staff.user_id,
+        "comment_id": comment.pk if comment is not None else None,
+        "from": ctx.sender.address,
+        "subject": ctx.parsed.subject[:300],
+    }
+    events.emit(
+        events.DomainEvent(
+            events.STAFF_MAIL_UNVERIFIED,
+            ctx.organization.pk,
+            ticket.pk,
+            actor_user_id=None,
+            data=data,
+        )
     )
 
 

@@ -4,8 +4,9 @@ rules (`decide`), what they read (`Reads`), and what they conclude (`Decision`, 
 """
 
 from dataclasses import dataclass
+from functools import cached_property
 
-from inbound_mail import classify, routing, selectors
+from inbound_mail import classify, raw_mail, routing, selectors, staff_proof
 from inbound_mail.models import InboundMessage, SpamRule
 from inbound_mail.parsing import ParsedMessage
 from inbound_mail.threading import Lookup, Sender, ThreadMatch, find_ticket
@@ -95,6 +96,29 @@ class Context:
     @property
     def organization(self) -> Organization:
         return self.row.organization
+
+    @cached_property
+    def staff_proof(self) -> str:
+        """How the staff member named in From: is proven to have sent it ("token", "dmarc",
+        "dkim"; inbound_mail.staff_proof), or "". Worked out when first asked: only on the
+        single-message path that staff mail takes, since DKIM may look up DNS."""
+        if self.staff is None:
+            return ""
+        return staff_proof.proof_of(
+            raw=raw_mail.read(self.row.sha256),
+            parsed=self.parsed,
+            address=self.sender.address,
+            user_id=self.staff.user_id,
+            organization_id=self.row.organization_id,
+            ticket_id=self.match.ticket.pk if self.match.ticket is not None else None,
+            recipients=recipients_of(self.row, self.parsed),
+            trusted_hosts=selectors.trusted_authserv_ids(),
+        )
+
+    @property
+    def unverified_staff(self) -> bool:
+        """From: names staff, but nothing proves they sent it: no staff privileges."""
+        return self.staff is not None and not self.staff_proof
 
 
 def _context(row: InboundMessage, parsed: ParsedMessage, auto_reason: str, reads: Reads):

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from inbound_mail import queue, raw_mail, routing
 from inbound_mail.models import InboundMessage, Mailbox, UnclaimedMessage
+from inbound_mail.services import addresses
 from tenants.models import Organization
 from tenants.scoping import bulk_create_checked, tenant_scope
 
@@ -79,9 +80,11 @@ def inbound_receive_many(
         return []
     owners = _owners(arrivals, envelope, mailbox, fallback_organization)
     with transaction.atomic():
+        confirmed = _confirmations(raws, arrivals, owners, envelope)
         rows, unclaimed = _record(
             arrivals, owners, source=source, envelope=envelope, mailbox=mailbox
         )
+        _set_aside_confirmations(arrivals, confirmed, rows)
         for organization_id, inbound_ids in _waiting(arrivals, owners, rows).items():
             queue.process_after_commit(organization_id, inbound_ids)
     return [
@@ -117,6 +120,46 @@ def _owners(
         owners = routing.route_many(summaries=summaries, envelope_recipients=envelope)
     fallback_owners = [fallback] if fallback is not None else []
     return [organizations or fallback_owners for organizations in owners]
+
+
+def _confirmations(
+    raws: Sequence[bytes],
+    arrivals: list[_Arrival],
+    owners: list[list[Organization]],
+    envelope: list[str],
+) -> dict[int, tuple[Organization, str]]:
+    """Address confirmations among the messages (index -> tenant, address), applied before the
+    messages are routed as tickets; each now belongs to the tenant it confirmed for."""
+    confirmed = {}
+    for i, (raw, arrival) in enumerate(zip(raws, arrivals, strict=True)):
+        found = addresses.address_confirm_from_mail(
+            raw=raw,
+            subject=arrival.summary.subject,
+            recipients=[*envelope, *arrival.summary.recipients],
+            owners=owners[i],
+        )
+        if found is not None:
+            confirmed[i] = found
+            owners[i] = [found[0]]
+    return confirmed
+
+
+def _set_aside_confirmations(
+    arrivals: list[_Arrival],
+    confirmed: dict[int, tuple[Organization, str]],
+    rows: dict[int, dict[str, tuple[int, str]]],
+) -> None:
+    """A confirmation mail did its work on arrival: its row is ignored, never a ticket."""
+    for i, (organization, address) in confirmed.items():
+        pk, status = rows[organization.pk][arrivals[i].sha256]
+        if status != Status.RECEIVED:
+            continue
+        reason = f"address confirmation: {address} is now an inbound address"
+        with tenant_scope(organization):
+            InboundMessage.objects.filter(pk=pk).update(
+                status=Status.IGNORED, reason=reason, due_at=None, processed_at=timezone.now()
+            )
+        rows[organization.pk][arrivals[i].sha256] = (pk, Status.IGNORED)
 
 
 def _record(

@@ -6,6 +6,7 @@ import logging
 from datetime import timedelta
 from typing import cast
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django_scopes import scopes_disabled
@@ -30,6 +31,7 @@ def imap_settings(mailbox: Mailbox) -> imap.ImapSettings:
         username=mailbox.username,
         password=mailbox.password,
         folder=mailbox.folder or "INBOX",
+        allow_private=settings.INBOUND_IMAP_ALLOW_PRIVATE_HOSTS,
     )
 
 

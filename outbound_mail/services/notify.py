@@ -11,6 +11,7 @@ from outbound_mail.models import MailSettings, Notification
 from outbound_mail.services import outbox
 from outbound_mail.services.customer_updates import customer_update
 from outbound_mail.services.outbox import EventContext, Queued, Recipient
+from tenants.hosts import organization_url
 from tenants.models import Membership, Organization, TeamMember, User
 from tickets import events
 from tickets.models import Comment, Ticket
@@ -120,11 +121,35 @@ def _on_sla(kind: str):
     return handler
 
 
+def _on_staff_mail_unverified(ctx: EventContext) -> None:
+    """Tell the agent named in unverified mail (a security notice: no preference mutes it)."""
+    user_id = ctx.data.get("user_id")
+    if not isinstance(user_id, int):
+        return
+    member = (
+        Membership.objects.filter(user_id=user_id, user__is_active=True)
+        .select_related("user")
+        .first()
+    )
+    if member is None:
+        return
+    user = member.user
+    values = {
+        **ctx.ticket_values,
+        "ticket_url": organization_url(ctx.organization, f"/agent/tickets/{ctx.ticket.number}/"),
+        "sender_address": str(ctx.data.get("from", "")),
+        "mail_subject": str(ctx.data.get("subject", "")),
+    }
+    recipient = Recipient(user.email.lower(), user.display_name, user=user)
+    outbox.queue(ctx, Kind.STAFF_MAIL_UNVERIFIED, recipient, values, automatic=True)
+
+
 HANDLERS = {
     events.TICKET_CREATED: _on_ticket_created,
     events.COMMENT_ADDED: _on_comment_added,
     events.STATUS_CHANGED: _on_status_changed,
     events.ASSIGNED: _on_assigned,
+    events.STAFF_MAIL_UNVERIFIED: _on_staff_mail_unverified,
     kinds.SLA_WARNING: _on_sla(Kind.SLA_WARNING),
     kinds.SLA_BREACHED: _on_sla(Kind.SLA_BREACH),
 }

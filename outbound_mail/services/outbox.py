@@ -20,7 +20,13 @@ from outbound_mail.models import (
 from outbound_mail.services.templates import branding_of
 from outbound_mail.threading import TicketHistory
 from tenants.models import Organization, User
-from tickets.mail_tokens import make_message_id, make_token, plus_address
+from tickets.mail_tokens import (
+    make_message_id,
+    make_staff_message_id,
+    make_staff_tag,
+    make_token,
+    plus_address,
+)
 from tickets.models import Attachment, Comment, Contact, Ticket
 
 logger = logging.getLogger(__name__)
@@ -120,6 +126,10 @@ class EventContext:
         return _reply_to(self)
 
     @cached_property
+    def inbound(self):
+        return _inbound_address(self)
+
+    @cached_property
     def branding(self) -> rendering.Branding:
         return branding_of(self.organization)
 
@@ -158,8 +168,8 @@ def queue(
         subject=rendered.subject,
         body_text=rendered.body_text,
         body_html=rendered.body_html,
-        headers=headers(ctx, kind, recipient.address, automatic),
-        message_id=make_message_id(ctx.organization.pk, ctx.ticket.pk),
+        headers=headers(ctx, kind, recipient.address, automatic, user=recipient.user),
+        message_id=_message_id(ctx, recipient.user),
         changes=changes or [],
         foldable=kind in kinds.FOLDING_KINDS,
         attachment_ids=list(attachment_ids),
@@ -233,19 +243,32 @@ def _withheld(ctx: EventContext, recipient: Recipient, automatic: bool) -> str:
     return ""
 
 
-def headers(ctx, kind: str, address: str, automatic: bool, *, exclude_id=None) -> dict:
+def _message_id(ctx: EventContext, user: User | None) -> str:
+    """Mail to an agent carries the agent's own token, which proves their reply (issue 9)."""
+    if user is not None:
+        return make_staff_message_id(ctx.organization.pk, ctx.ticket.pk, user.pk)
+    return make_message_id(ctx.organization.pk, ctx.ticket.pk)
+
+
+def headers(
+    ctx, kind: str, address: str, automatic: bool, *, exclude_id=None, user: User | None = None
+) -> dict:
     result = ctx.history.thread(address, exclude_id=exclude_id).headers()
     if automatic:
         result["Auto-Submitted"] = kinds.AUTO_SUBMITTED[Kind(kind)]
         # Exchange and Outlook honour this instead of RFC 3834 ([MS-OXCMAIL] 2.2.3.2.20).
         result["X-Auto-Response-Suppress"] = "All"
-    if kind in kinds.CUSTOMER_KINDS and ctx.reply_to:
+    if user is not None:
+        staff_reply_to = _staff_reply_to(ctx, user)
+        if staff_reply_to:
+            result["Reply-To"] = staff_reply_to
+    elif kind in kinds.CUSTOMER_KINDS and ctx.reply_to:
         result["Reply-To"] = ctx.reply_to
     return result
 
 
-def _reply_to(ctx: EventContext) -> str:
-    """The tenant's reply address, plus-addressed with the ticket's token where it allows."""
+def _inbound_address(ctx: EventContext):
+    """The tenant's reply address: (InboundAddress or None, the address as configured)."""
     from inbound_mail.models import InboundAddress
     from inbound_mail.selectors import default_inbound_address
 
@@ -255,11 +278,29 @@ def _reply_to(ctx: EventContext) -> str:
         if custom
         else default_inbound_address()
     )
+    return inbound, custom
+
+
+def _reply_to(ctx: EventContext) -> str:
+    """The tenant's reply address, plus-addressed with the ticket's token where it allows."""
+    inbound, custom = ctx.inbound
     if inbound is None:
         return custom
     if inbound.plus_addressing:
         return plus_address(inbound.address, make_token(ctx.organization.pk, ctx.ticket.pk))
     return inbound.address
+
+
+def _staff_reply_to(ctx: EventContext, user: User) -> str:
+    """An agent's replies go to the tenant's inbound address, plus-addressed with the ticket's
+    token and the agent's own, which proves the reply is theirs (inbound_mail.staff_proof)."""
+    inbound, _ = ctx.inbound
+    if inbound is None:
+        return ""  # no address of ours to take the reply: the agent answers on the ticket page
+    if inbound.plus_addressing:
+        tag = make_staff_tag(ctx.organization.pk, ctx.ticket.pk, user.pk)
+        return plus_address(inbound.address, tag)
+    return inbound.address  # the agent's token still rides in our Message-ID
 
 
 def render(ctx: EventContext, kind: str, values: dict) -> rendering.Rendered:

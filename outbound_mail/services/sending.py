@@ -127,6 +127,7 @@ def _record_sent(sent: list[tuple[OutgoingMessage, transport.Outcome]], *, token
         sent_at=now,
         provider_response=per_row(lambda o: o.response[:500]),
         provider_message_id=per_row(lambda o: o.provider_message_id[:255]),
+        esp_name=per_row(lambda o: o.esp_name[:32]),
         last_error="",
         updated_at=now,
     )
@@ -242,17 +243,22 @@ def outgoing_mark_bounced(
     return rows.update(status=Status.BOUNCED, last_error=reason[:2000])
 
 
-def outgoing_track(*, provider_message_id: str, event_type: str, description: str) -> int:
+def outgoing_track(
+    *, esp_name: str, provider_message_id: str, event_type: str, description: str
+) -> int:
     """Apply an ESP's tracking event (delivered, bounced, complained) to our row; rows changed.
 
     ESP webhooks reach the platform host, where no tenant is active: the row is found by the
-    ESP's message id, and its own tenant is entered to change it.
+    ESP's message id among the rows that ESP accepted (an id another ESP issued, or a row sent
+    over SMTP, is not this ESP's to change), and its own tenant is entered to change it.
     """
-    if not provider_message_id:
+    if not provider_message_id or not esp_name:
         return 0
     with scopes_disabled():  # find the one row the ESP names; it is changed in its own tenant
         row = (
-            OutgoingMessage.objects.filter(provider_message_id=provider_message_id)
+            OutgoingMessage.objects.filter(
+                provider_message_id=provider_message_id, esp_name=esp_name
+            )
             .select_related("organization")
             .first()
         )

@@ -46,7 +46,15 @@
     }
   });
 
+  // No inline handlers (the Content-Security-Policy allows none): <select data-autosubmit>
+  // submits its form on change, <form data-confirm="..."> asks before it submits.
+  document.addEventListener("submit", (e) => {
+    const message = e.target.dataset && e.target.dataset.confirm;
+    if (message && !window.confirm(message)) e.preventDefault();
+  }, true);
+
   document.addEventListener("change", (e) => {
+    if (e.target.matches("select[data-autosubmit]")) e.target.form.submit();
     if (e.target.matches(".ticket-row .select")) syncBulk();
     if (e.target.matches("#reply [name=mode]")) setMode(e.target.value === "internal");
     if (e.target.id === "canned-pick") insertCanned(e.target);

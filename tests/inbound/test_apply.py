@@ -7,8 +7,8 @@ import pytest
 from django.conf import settings
 
 from inbound_mail.models import SpamRule
-from inbound_mail.services import spam
-from tests.inbound.mails import mail, new_message_id
+from inbound_mail.services import sender_trust, spam
+from tests.inbound.mails import authenticated, mail, new_message_id
 from tickets import events, mail_tokens
 from tickets.models import (
     Attachment,
@@ -135,7 +135,8 @@ def test_attachments_and_inline_images(support, deliver):
 def test_staff_reply_by_mail_is_a_public_reply(support, deliver, heard):
     acme, _ = support
     [first] = deliver(mail())
-    ours = mail_tokens.make_message_id(acme.org.pk, first.ticket_id)
+    # The agent's own token (in our mail to them) proves the reply is theirs (issue 9).
+    ours = mail_tokens.make_staff_message_id(acme.org.pk, first.ticket_id, acme.agent.pk)
     raw = mail(
         sender=acme.agent.email, subject="Re: Printer on fire", body="Unplug it.", in_reply_to=ours
     )
@@ -144,7 +145,7 @@ def test_staff_reply_by_mail_is_a_public_reply(support, deliver, heard):
     assert (reply.comment.author_user_id, reply.comment.is_public) == (acme.agent.pk, True)
     assert (reply.comment.body_text, reply.reason) == (
         "Unplug it.",
-        "staff public reply on #1 by token",
+        "staff public reply on #1 by token; sender proven by token",
     )
     added = [e for e in heard if e.name == events.COMMENT_ADDED]
     assert [(e.actor_user_id, e.data["public"]) for e in added] == [(acme.agent.pk, True)]
@@ -162,7 +163,7 @@ def test_staff_reply_by_mail_is_a_public_reply(support, deliver, heard):
 def test_staff_mail_markers(support, deliver, subject, body, public, status):
     acme, _ = support
     [first] = deliver(mail())
-    ours = mail_tokens.make_message_id(acme.org.pk, first.ticket_id)
+    ours = mail_tokens.make_staff_message_id(acme.org.pk, first.ticket_id, acme.agent.pk)
     [reply] = deliver(mail(sender=acme.agent.email, subject=subject, body=body, in_reply_to=ours))
     with acme.scope():
         ticket = Ticket.objects.select_related("status").get(pk=first.ticket_id)
@@ -184,7 +185,10 @@ I cannot log in since this morning.
 
 def test_staff_forward_opens_ticket_for_original_sender(support, deliver):
     acme, _ = support
-    [row] = deliver(mail(sender=acme.agent.email, subject="Fwd: Cannot log in", body=GMAIL_FORWARD))
+    with acme.scope():
+        sender_trust.trusted_hosts_save(organization=acme.org, hosts=["mx.trusted.test"])
+    raw = mail(sender=acme.agent.email, subject="Fwd: Cannot log in", body=GMAIL_FORWARD)
+    [row] = deliver(authenticated(raw, domain="acme.test"))
     ticket = row.ticket
     with acme.scope():
         requester = Contact.objects.get(pk=ticket.requester_id)

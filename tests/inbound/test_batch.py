@@ -196,7 +196,7 @@ def test_bounces_and_staff_mail_take_the_single_path_inside_a_batch(acme, suppor
     _in_batches(acme, _received([mail(message_id=root, subject="Password")]))
     with acme.scope():
         ticket = Ticket.objects.get()
-    ours = mail_tokens.make_message_id(acme.org.pk, ticket.pk)
+    ours = mail_tokens.make_staff_message_id(acme.org.pk, ticket.pk, acme.agent.pk)
     staff_reply = mail(
         sender="Agent <agent@acme.test>",
         subject="Re: Password [CLOSED]",
@@ -208,7 +208,9 @@ def test_bounces_and_staff_mail_take_the_single_path_inside_a_batch(acme, suppor
     counts = _in_batches(acme, ids)
     assert counts == {"processed": 2}
     staff_row, customer_row = _rows(ids)
-    assert staff_row.reason == f"staff public reply on #{ticket.number} by token, resolved"
+    assert staff_row.reason == (
+        f"staff public reply on #{ticket.number} by token, resolved; sender proven by token"
+    )
     assert customer_row.reason == "new ticket"
     with acme.scope():
         ticket.refresh_from_db()

@@ -16,7 +16,14 @@ pytestmark = [
 
 
 @pytest.mark.django_db(transaction=True)
-def test_admin_triages_quarantine_and_tests_a_mailbox(live_server, acme, globex, browser_page):  # noqa: F811
+def test_admin_triages_quarantine_and_tests_a_mailbox(
+    live_server,
+    acme,
+    globex,
+    browser_page,  # noqa: F811
+    settings,
+):
+    settings.INBOUND_IMAP_ALLOW_PRIVATE_HOSTS = True  # the refused port is on loopback
     with acme.scope():
         InboundAddress.objects.create(organization=acme.org, address="support@acme.test")
     # No sender at all: processed at once (transactional test, eager tasks) into the quarantine.

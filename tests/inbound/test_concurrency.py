@@ -11,8 +11,8 @@ from django.db import connection
 from django_scopes import scopes_disabled
 
 from inbound_mail import raw_mail, routing
-from inbound_mail.models import InboundMessage
-from inbound_mail.services import addresses, batch, processing
+from inbound_mail.models import InboundAddress, InboundMessage
+from inbound_mail.services import batch, processing
 from tenants.scoping import tenant_scope
 from tests.inbound.mails import mail, new_message_id
 from tickets.models import Ticket
@@ -102,7 +102,8 @@ def test_original_and_replies_at_once_make_one_ticket(pg, support):
 def test_one_message_to_two_addresses_at_once_makes_one_ticket(pg, support):
     acme, _ = support
     with acme.scope():
-        addresses.inbound_address_add(organization=acme.org, address="sales@acme.test")
+        # acme.test is no domain acme verified: the row is made as the fixture makes its own.
+        InboundAddress.objects.create(organization=acme.org, address="sales@acme.test")
     for n in range(ROUNDS):
         message_id = new_message_id()
         ids = [

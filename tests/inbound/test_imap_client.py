@@ -22,6 +22,7 @@ def _settings(account: ImapAccount, **changes) -> ImapSettings:
         username=account.username,
         password=account.password,
         timeout=5,
+        allow_private=True,  # the test Dovecot listens on loopback
     )
     return dataclasses.replace(settings, **changes)
 
@@ -323,7 +324,9 @@ def test_closed_port_raises_connection_refused():
     port = free_port()
 
     with pytest.raises(ImapError) as error:
-        imap.test_connection(ImapSettings(LOOPBACK, port, "none", "someone", "pw"))
+        imap.test_connection(
+            ImapSettings(LOOPBACK, port, "none", "someone", "pw", allow_private=True)
+        )
 
     assert str(error.value) == f"Connection refused to {LOOPBACK}:{port}"
 
@@ -332,7 +335,9 @@ def test_server_that_never_greets_times_out():
     # The kernel completes the TCP handshake for a listening socket nobody accepts from.
     with socket.create_server((LOOPBACK, 0)) as silent:
         port = silent.getsockname()[1]
-        settings = ImapSettings(LOOPBACK, port, "none", "someone", "pw", timeout=0.2)
+        settings = ImapSettings(
+            LOOPBACK, port, "none", "someone", "pw", timeout=0.2, allow_private=True
+        )
 
         with pytest.raises(ImapError) as error:
             imap.test_connection(settings)

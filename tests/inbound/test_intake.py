@@ -7,8 +7,8 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from inbound_mail import raw_mail, tasks
-from inbound_mail.models import InboundMessage, UnclaimedMessage
-from inbound_mail.services import addresses, intake, processing, quarantine
+from inbound_mail.models import InboundAddress, InboundMessage, UnclaimedMessage
+from inbound_mail.services import intake, processing, quarantine
 from tests.inbound.mails import mail, new_message_id
 from tickets import mail_tokens
 from tickets.models import Comment, Ticket
@@ -98,7 +98,8 @@ def test_same_bytes_twice_is_one_row_and_one_ticket(support, deliver):
 def test_same_message_to_two_addresses_of_a_tenant_is_one_ticket(support, deliver):
     acme, _ = support
     with acme.scope():
-        addresses.inbound_address_add(organization=acme.org, address="sales@acme.test")
+        # acme.test is no domain acme verified: the row is made as the fixture makes its own.
+        InboundAddress.objects.create(organization=acme.org, address="sales@acme.test")
     message_id = new_message_id()
     [a] = deliver(mail(message_id=message_id, headers={"Delivered-To": "support@acme.test"}))
     [b] = deliver(mail(message_id=message_id, headers={"Delivered-To": "sales@acme.test"}))

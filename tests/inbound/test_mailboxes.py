@@ -45,6 +45,12 @@ def capture(django_capture_on_commit_callbacks):
     return django_capture_on_commit_callbacks
 
 
+@pytest.fixture(autouse=True)
+def _loopback_imap_allowed(settings):
+    # The test Dovecot listens on loopback, which tenants' mailboxes may not use in production.
+    settings.INBOUND_IMAP_ALLOW_PRIVATE_HOSTS = True
+
+
 def test_poll_stores_processes_and_marks_seen(support, imap_account, capture):
     acme, globex = support
     first = imap_account.append(mail(subject="One", to="anyone@else.test"))

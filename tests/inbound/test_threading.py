@@ -7,7 +7,15 @@ import pytest
 from django.utils import timezone
 
 from inbound_mail import selectors
-from tests.inbound.mails import apple_mail_reply, gmail_reply, mail, new_message_id, outlook_reply
+from inbound_mail.services import sender_trust
+from tests.inbound.mails import (
+    apple_mail_reply,
+    authenticated,
+    gmail_reply,
+    mail,
+    new_message_id,
+    outlook_reply,
+)
 from tickets import mail_tokens
 from tickets.models import Collaborator, Contact, Status, Ticket
 from tickets.services.contacts import contact_get_or_create
@@ -152,7 +160,10 @@ def test_subject_tag_from_collaborator_threads(support, deliver, opened):
 
 def test_subject_tag_from_staff_threads_but_stays_internal(support, deliver, opened):
     acme, _ = support
-    [reply] = deliver(mail(sender=acme.agent.email, subject="[#1] checked the printer"))
+    with acme.scope():
+        sender_trust.trusted_hosts_save(organization=acme.org, hosts=["mx.trusted.test"])
+    raw = mail(sender=acme.agent.email, subject="[#1] checked the printer")
+    [reply] = deliver(authenticated(raw, domain="acme.test"))
     assert reply.ticket_id == opened[0].ticket_id
     assert (reply.comment.author_user_id, reply.comment.is_public) == (acme.agent.pk, False)
 

@@ -10,7 +10,7 @@ from tenants import services as tenant_services
 from tenants.models import Membership
 from tests.factories import make_ticket
 from tests.outbound.conftest import T0, rows
-from tickets import events
+from tickets import events, mail_tokens
 from tickets.models import Contact
 from tickets.services.comments import comment_create
 from tickets.services.tickets import ticket_assign
@@ -153,7 +153,14 @@ def test_sla_events_reach_assignee_and_team_managers(acme, mailer):
         "2030-01-07 09:00 (Europe/Berlin)."
     )
     assert breach.headers["Auto-Submitted"] == "auto-generated"
-    assert "Reply-To" not in breach.headers  # agents' mail does not invite replies to the ticket
+    # An agent's reply goes to the ticket, carrying the agent's own token (issue 9, hole 1).
+    staff = mail_tokens.make_staff_tag(acme.org.pk, ticket.pk, breach.user_id)
+    assert breach.headers["Reply-To"] == f"support+{staff}@acme.test"
+    assert mail_tokens.staff_from_message_id(breach.message_id) == (
+        acme.org.pk,
+        ticket.pk,
+        breach.user_id,
+    )
 
 
 def test_former_members_are_not_notified(acme, globex, mailer):

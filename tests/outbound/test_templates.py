@@ -211,3 +211,21 @@ def test_template_pages_are_for_admins_only(acme, globex):
         assert (url, acme.client(globex.admin).get(url).status_code) == (url, 404)
         assert (url, _admin(acme).get(url).status_code) == (url, 200)
     assert _admin(acme).get("/settings/templates/nope/").status_code == 404
+
+
+def test_preview_of_a_template_that_only_real_values_take_past_a_limit_says_why(acme):
+    with acme.scope(), events.muted():
+        make_ticket(acme.org, subject="s" * 300)  # sample values are far shorter
+    quadruple = "{% with s=s|add:s|add:s|add:s %}"
+    body = "{% with s=ticket_subject %}" + quadruple * 6 + "{{ s }}" + "{% endwith %}" * 7
+    data = {
+        "subject": "Re: {{ ticket_subject }}",
+        "body_text": body,
+        "body_html": "",
+        "ticket": "1",
+    }
+    page = _admin(acme).post("/settings/templates/new_ticket_confirmation/preview/", data)
+    assert page.status_code == 200
+    errors = re.findall(r'<div class="error" role="alert">(.*?)</div>', page.content.decode())
+    assert len(errors) == 1
+    assert errors[0].startswith("This ticket cannot be previewed: ")
