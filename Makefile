@@ -38,11 +38,9 @@ run: $(STAMP) $(DEV_KEY)
 	@echo "  Logins (password: demo): agent@acme.test, admin@acme.test; agent@globex.test on http://globex.localhost:$(PORT)/agent/"
 	@echo "  Outgoing mail is written to var/mail/. Stop everything with Ctrl-C."
 	@echo ""
-	@trap 'kill 0' INT TERM EXIT; \
-	$(RUN_ENV) $(BIN)/celery -A config worker --beat --loglevel=INFO --concurrency=2 \
-		--schedule=var/celerybeat-schedule & \
-	$(RUN_ENV) PUBLIC_PORT=$(PORT) $(BIN)/python manage.py runserver $(HOST):$(PORT) --noreload & \
-	wait -n  # when any part stops, the trap stops the rest
+	@# config/run.py starts the web and the worker with beat, all with the same PUBLIC_PORT (this
+	@# PORT unless set), and stops them together on Ctrl-C or when one of them stops.
+	@$(RUN_ENV) exec $(BIN)/python -m config.run --host $(HOST) --port $(PORT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "tickets",
     "inbound_mail",
     "outbound_mail",
+    "sla",
     "demo",  # seed_demo; above every other app
 ]
 
@@ -239,6 +240,8 @@ CELERY_BEAT_SCHEDULE.update(
         "outbound-sweep-stuck": {"task": "outbound_mail.sweep_stuck", "schedule": 300.0},
     }
 )
+# SLA: warnings and breaches whose time has come, every minute (sla.services.scan).
+CELERY_BEAT_SCHEDULE["sla-scan"] = {"task": "sla.scan", "schedule": 60.0}
 
 # Sessions live in the database and are read through the cache (one query saved per request).
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
@@ -251,7 +254,8 @@ X_FRAME_OPTIONS = "DENY"
 # base page's accent-colour <style> carries a nonce); style attributes stay allowed because
 # sanitised mail keeps its inline formatting (nh3 filters the properties) and priorities carry
 # their colour in one. Images: ours, data: and inline cid: parts (served by our attachment view);
-# a ticket page loads remote https: images only when the agent asks (?remote_images=1).
+# never remote ones on a page: a message's images show in a frame of their own when the agent
+# asks (tickets.remote_images, tenants.security_headers.allow_remote_images).
 from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE  # noqa: E402  # beside its use
 
 CONTENT_SECURITY_POLICY = {

@@ -1,16 +1,23 @@
 """URLs on a tenant's host (`<slug>.<BASE_DOMAIN>` or a verified custom domain)."""
 
+from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from tenants import auth_views as tenant_auth_views
 from tenants import security_views
+from tenants import settings_views as tenant_settings
 from tenants.forms import TenantAuthenticationForm
 from tickets import views as ticket_views
 
 urlpatterns = [
     path("", ticket_views.home, name="home"),
     path("healthz", ticket_views.health, name="health"),
+    # Browsers ask for /favicon.ico before (or without) reading the page's <link rel="icon">.
+    path(
+        "favicon.ico", RedirectView.as_view(url=f"{settings.STATIC_URL}favicon.svg", permanent=True)
+    ),
     path(
         "login/",
         auth_views.LoginView.as_view(authentication_form=TenantAuthenticationForm),
@@ -55,6 +62,7 @@ urlpatterns = [
         name="account_sessions_end_others",
     ),
     path("agent/", include("tickets.urls")),
+    path("settings/", tenant_settings.index, name="settings_index"),
     path("settings/", include("config.urls_settings")),
     path("", include("inbound_mail.urls")),
     path("", include("outbound_mail.urls")),

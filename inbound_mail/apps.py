@@ -12,10 +12,12 @@ class InboundMailConfig(AppConfig):
     def ready(self):
         # `tasks` registers the task names inbound_mail.queue looks up, in web processes too
         # (only a worker imports tasks modules on its own): imported for that alone.
-        from inbound_mail import contributions, tasks, webhooks  # noqa: F401
+        from inbound_mail import contact_states, contributions, merges, tasks, webhooks  # noqa: F401
         from tenants import settings_nav
 
         webhooks.connect()
+        merges.connect()
+        contact_states.connect()
         contributions.register()
         for order, (label, url_name, description) in enumerate(SETTINGS_PAGES, start=70):
             settings_nav.register(label, url_name, order=order, description=description)

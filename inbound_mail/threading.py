@@ -112,7 +112,7 @@ def find_ticket(
     ids = thread_ids(parsed)
     ticket, forged = _by_token(ids, list(recipients), organization_id, lookup)
     if ticket is not None:
-        return ThreadMatch(ticket, "token", forged)
+        return ThreadMatch(_survivor(ticket, lookup), "token", forged)
     for rule, finder in (
         ("message_id", lambda: _by_known_id(ids, parsed.message_id, lookup)),
         ("tag", lambda: _by_tag(parsed.subject, sender, lookup)),
@@ -120,8 +120,25 @@ def find_ticket(
     ):
         ticket = finder()
         if ticket is not None:
-            return ThreadMatch(ticket, rule, forged)
+            return ThreadMatch(_survivor(ticket, lookup), rule, forged)
     return ThreadMatch(None, "", forged)
+
+
+# A merged ticket's survivor may itself be merged later; the chain is short in practice.
+MAX_MERGE_HOPS = 10
+
+
+def _survivor(ticket: Ticket, lookup: Lookup) -> Ticket:
+    """Mail to a ticket merged into another goes to the survivor (tickets.services.merge): our
+    reply tokens and `[#number]` tags still name the merged one."""
+    for _ in range(MAX_MERGE_HOPS):
+        if not ticket.merged_into_id:
+            break
+        survivor = lookup.ticket(ticket.merged_into_id)
+        if survivor is None:
+            break
+        ticket = survivor
+    return ticket
 
 
 # -- rule 1: signed tokens ------------------------------------------------------------------

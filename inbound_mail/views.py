@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.db import IntegrityError
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from inbound_mail import domains as address_domains
@@ -34,6 +35,7 @@ from inbound_mail.services import sender_trust
 from inbound_mail.services import spam as spam_services
 from inbound_mail.services.addresses import AddressRefused
 from inbound_mail.services.mail_domains import DomainRefused
+from tenants import confirm
 from tenants.access import admin_required, agent_required
 from tickets.models import CustomerDomain, Ticket
 from tickets.services.contacts import customer_domain_add, customer_domain_remove
@@ -265,7 +267,19 @@ def mailbox_test(request, pk: int):
 @require_POST
 @admin_required
 def mailbox_delete(request, pk: int):
-    mailbox_services.mailbox_delete(mailbox=get_object_or_404(Mailbox, pk=pk))
+    mailbox = get_object_or_404(Mailbox, pk=pk)
+    asking = confirm.unconfirmed(
+        request,
+        confirm.Confirmation(
+            f"Remove the mailbox “{mailbox.name}”?",
+            reverse("inbound_mail:mailboxes"),
+            detail="It is no longer checked; tickets from its mail stay.",
+            action="Remove",
+        ),
+    )
+    if asking:
+        return asking
+    mailbox_services.mailbox_delete(mailbox=mailbox)
     messages.success(request, "Mailbox removed.")
     return redirect("inbound_mail:mailboxes")
 

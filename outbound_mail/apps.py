@@ -10,12 +10,17 @@ class OutboundMailConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from outbound_mail import contributions, subscribers, tracking
+        from outbound_mail import contributions, merges, subscribers, tracking
         from tenants import settings_nav
 
         subscribers.connect()
+        merges.connect()
         tracking.connect()
         contributions.register()
+        from outbound_mail.services.withdrawal import PROVIDER
+        from tickets import reply_delivery
+
+        reply_delivery.register(PROVIDER)  # Undo and "Sending in 2 min" on the ticket page
         for order, (label, url_name, description) in enumerate(SETTINGS_PAGES, start=60):
             settings_nav.register(label, url_name, order=order, description=description)
 

@@ -1,6 +1,8 @@
 """From an outbox row to bytes on the wire: the sender, the MIME message, the connection."""
 
+import html
 from dataclasses import dataclass
+from email.mime.image import MIMEImage
 from email.utils import formataddr, parseaddr
 
 from django.conf import settings
@@ -9,6 +11,7 @@ from django.core.mail import EmailMultiAlternatives
 from outbound_mail import transport
 from outbound_mail.models import OutgoingMessage, SmtpConnection
 from tickets.models import Attachment
+from tickets.rich_text import INLINE_IMAGE_TYPES
 
 PLATFORM_SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
 
@@ -81,10 +84,35 @@ def build(row: OutgoingMessage, sender: Sender) -> EmailMultiAlternatives:
     )
     if row.body_html:
         message.attach_alternative(row.body_html, "text/html")
-    for attachment in _attachments(row.attachment_ids):
+    attachments = _attachments(row.attachment_ids)
+    related = [a for a in attachments if _shown_inline(a, row.body_html)]
+    for attachment in attachments:
         with attachment.file.open("rb") as handle:
-            message.attach(attachment.filename, handle.read(), attachment.content_type)
+            content = handle.read()
+        if attachment in related:
+            message.attach(_inline_part(attachment, content))
+        else:
+            message.attach(attachment.filename, content, attachment.content_type)
+    if related and len(related) == len(attachments):
+        # Only images the HTML shows: multipart/related (RFC 2387) around the alternative.
+        message.mixed_subtype = "related"  # type: ignore[attr-defined]  # a class attribute stubs omit
     return message
+
+
+def _shown_inline(attachment: Attachment, body_html: str) -> bool:
+    """An image the HTML shows by `cid:` (RFC 2392) goes as an inline part with that Content-ID."""
+    if not (attachment.inline and attachment.content_id):
+        return False
+    if attachment.content_type not in INLINE_IMAGE_TYPES:
+        return False
+    return f'src="cid:{html.escape(attachment.content_id)}"' in body_html
+
+
+def _inline_part(attachment: Attachment, content: bytes) -> MIMEImage:
+    part = MIMEImage(content, _subtype=attachment.content_type.split("/", 1)[1])
+    part.add_header("Content-ID", f"<{attachment.content_id}>")
+    part.add_header("Content-Disposition", "inline", filename=attachment.filename)
+    return part
 
 
 def _attachments(ids: list[int]) -> list[Attachment]:

@@ -18,6 +18,7 @@ class Kind(models.TextChoices):
     SLA_WARNING = "sla_warning", "SLA warning"
     SLA_BREACH = "sla_breach", "SLA breach"
     STAFF_MAIL_UNVERIFIED = "staff_mail_unverified", "Unverified mail in your name"
+    FORWARD = "forward", "Forwarded message"
     TEST = "test", "Test email"
 
 
@@ -38,6 +39,8 @@ TEMPLATE_KINDS = CUSTOMER_KINDS + AGENT_KINDS
 # Security notices to one agent: always mailed (no preference turns them off), always the
 # shipped template (no tenant template can hide what they say).
 NOTICE_KINDS = (Kind.STAFF_MAIL_UNVERIFIED,)
+# An agent's forward to any address (outbound_mail.services.forwarding): a human message sent at
+# once, always the shipped template, never folded, no preference.
 # Customer updates wait for the debounce and fold into one message per ticket and recipient.
 FOLDING_KINDS = (Kind.AGENT_REPLY, Kind.TICKET_RESOLVED, Kind.STATUS_CHANGED)
 # What Auto-Submitted (RFC 3834 section 5) says for each automatic kind; human replies have none.

@@ -26,6 +26,8 @@ class OutgoingMessage(TenantModel):
         DELIVERED = "delivered", "Delivered"
         # Never sent on purpose (loop safety, an undeliverable contact); kept so agents see why.
         SUPPRESSED = "suppressed", "Not sent"
+        # Taken back by the agent before it went out (Undo, or the reply made internal).
+        CANCELLED = "cancelled", "Cancelled"
 
     ticket = models.ForeignKey(
         "tickets.Ticket",

@@ -1,5 +1,9 @@
 """The flat context a mail template renders against: plain strings only, never model objects.
 
+The placeholders every template shares with canned responses, and their values for a ticket,
+are tickets.placeholders' (SHARED, ticket_values); this module adds what a mail knows on top:
+its recipient, the updates it folds, the customer's message, links for agents, SLA times.
+
 A template sees `{{ ticket_subject }}`, never a Ticket: there is no object to call a method on
 and no relation to follow into another tenant's data. Values whose names end in `_html` are HTML
 we built from sanitised comment bodies and escaped text; every other value is escaped in HTML.
@@ -14,24 +18,12 @@ from django.utils.safestring import SafeString, mark_safe
 
 from outbound_mail.kinds import AGENT_KINDS, Kind
 from tenants.hosts import organization_url
+from tickets import rich_text
+from tickets.placeholders import SHARED, Placeholder, ticket_values
 
-
-@dataclass(frozen=True)
-class Placeholder:
-    name: str
-    description: str
-
-
+# The shared list (and its values for a ticket) is tickets.placeholders'; a mail adds these.
 COMMON = [
-    Placeholder("organization_name", "Your organization's name"),
-    Placeholder("ticket_number", "The ticket number, e.g. 42"),
-    Placeholder("ticket_subject", "The ticket's subject"),
-    Placeholder("ticket_status", "The ticket's current status"),
-    Placeholder("ticket_priority", "The ticket's priority"),
-    Placeholder("requester_name", "The requester's name (or the start of their address)"),
-    Placeholder("requester_email", "The requester's email address"),
-    Placeholder("assignee_name", "The assigned agent's name, empty when unassigned"),
-    Placeholder("team_name", "The ticket's team, empty when none"),
+    *SHARED,
     Placeholder("recipient_name", "The name of the person this message goes to"),
 ]
 UPDATES = [
@@ -67,25 +59,6 @@ BY_KIND: dict[str, list[Placeholder]] = {
 }
 
 
-def _name_of(contact) -> str:
-    return contact.name or contact.email.split("@")[0]
-
-
-def ticket_values(ticket) -> dict[str, str]:
-    """What every kind knows about the ticket; `ticket` comes with its relations selected."""
-    return {
-        "organization_name": ticket.organization.name,
-        "ticket_number": str(ticket.number),
-        "ticket_subject": ticket.subject,
-        "ticket_status": ticket.status.name,
-        "ticket_priority": ticket.priority.name,
-        "requester_name": _name_of(ticket.requester),
-        "requester_email": ticket.requester.email,
-        "assignee_name": ticket.assignee.display_name if ticket.assignee_id else "",
-        "team_name": ticket.team.name if ticket.team_id else "",
-    }
-
-
 def agent_values(ticket, kind: str, actor_name: str = "") -> dict[str, str]:
     if kind not in AGENT_KINDS:
         return {}
@@ -113,10 +86,24 @@ class Update:
 
 
 def reply_update(comment) -> Update:
+    """An agent's reply: Markdown written on the workspace has its text part derived (links as
+    "text (url)"), and its pasted images are the mail's related parts (tickets.rich_text)."""
     author = comment.author_name
-    text = f"{comment.body_text.strip()}\n\n— {author}"
-    body = f'{comment_html(comment)}<p class="signature">— {html.escape(author)}</p>'
+    source = comment.body_text
+    plain = rich_text.text_part(source) if rich_text.is_markdown(comment) else source
+    text = f"{plain.strip()}\n\n— {author}"
+    body = f'{reply_html(comment)}<p class="signature">— {html.escape(author)}</p>'
     return Update(text=text, html=body)
+
+
+def reply_html(comment) -> SafeString:
+    """The comment's HTML with its inline images as `cid:` references to the mail's parts."""
+    body = comment_html(comment)
+    if "/attachments/" not in body:
+        return body
+    attachments = comment.attachments.all()
+    # mail_html only swaps our attachment links for cid: references in the sanitised HTML.
+    return mark_safe(rich_text.mail_html(body, comment.ticket.number, attachments))  # noqa: S308
 
 
 def status_update(change: dict) -> Update:
@@ -136,7 +123,11 @@ def updates_values(updates: list[Update], changes: list[dict], agent_name: str) 
 
 
 def sla_values(data: dict, timezone_name: str) -> dict[str, str]:
-    target = {"first_response": "first response", "resolution": "resolution"}
+    target = {
+        "first_response": "first response",
+        "next_response": "next response",
+        "resolution": "resolution",
+    }
     return {
         "sla_target": target.get(data.get("target", ""), str(data.get("target", ""))),
         "sla_due_at": local_time(data.get("due_at", ""), timezone_name),

@@ -1,40 +1,28 @@
 """Tenant templates rendered in a sandbox, wrapped in the tenant's branding, inlined for mail.
 
-The sandbox is a separate Django template Engine: only the tags and filters in
-`outbound_mail.sandbox`, no loaders (nothing to include or extend), no libraries to load,
-invalid lookups render as "". The HTML engine autoescapes; text and subject do not. Each part
+The sandbox is `tickets.template_sandbox` (canned responses render in it too): a separate
+Django template Engine with only its tags and filters, no loaders, no libraries to load,
+invalid lookups rendering as "". The HTML part autoescapes; text and subject do not. Each part
 renders within the sandbox's limits (nesting, size, time): past one, a TemplateError.
 """
 
 import re
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import cache
 from pathlib import Path
 
 import css_inline
-from django.template import Context, Engine, TemplateSyntaxError
 from django.template.loader import render_to_string
 
-from outbound_mail import sandbox
+from tickets import template_sandbox
 
 DEFAULTS_DIR = Path(__file__).resolve().parent / "default_templates"
 TAG_RE = re.compile(r"\[#(\d+)\]")
 
 
-class SandboxEngine(Engine):
-    # Django's own builtins (with load, include, debug, ...) are replaced, not extended.
-    default_builtins = ["outbound_mail.sandbox"]
-
-
-@cache
-def _engine(autoescape: bool) -> SandboxEngine:
-    return SandboxEngine(
-        loaders=[], libraries={}, builtins=[], string_if_invalid="", autoescape=autoescape
-    )
-
-
-class TemplateError(Exception):
-    """A tenant template that does not compile or render; the message says where and why."""
+# The sandbox (engine, allowed tags and filters, limits) lives below, in tickets: canned
+# responses render in the same one.
+TemplateError = template_sandbox.TemplateError
 
 
 @dataclass(frozen=True)
@@ -62,36 +50,8 @@ def default_source(kind: str) -> Source:
     )
 
 
-def _compile(source: str, *, html: bool, part: str):
-    try:
-        return _compiled(source, html)
-    except TemplateSyntaxError as exc:
-        raise TemplateError(f"{part}: {exc}") from exc
-    except RecursionError as exc:  # e.g. `{% if not not not ... %}`: nested past the parser
-        raise TemplateError(f"{part}: It is nested too deeply.") from exc
-
-
-@lru_cache(maxsize=512)
-def _compiled(source: str, html: bool):
-    # Keyed by the text itself: a compiled template holds no tenant data, and an edited
-    # template is new text. Parsing was a third of rendering's cost in bench/outbound.py.
-    template = _engine(html).from_string(source)
-    sandbox.limit_nodes(template.nodelist)
-    return template
-
-
 def _render(source: str, context: dict, *, html: bool, part: str) -> str:
-    """One part, within the sandbox's limits on size and time (a TemplateError past them)."""
-    template = _compile(source, html=html, part=part)
-    try:
-        with sandbox.limits(context) as budget:
-            output = template.render(Context(context, autoescape=html))
-            budget.tick()  # a limit hit where Django swallows exceptions (`{% if a == b %}`)
-    except RecursionError as exc:
-        raise TemplateError(f"{part}: It is nested too deeply.") from exc
-    except Exception as exc:  # a limit, or a filter argument that only fails at render time
-        raise TemplateError(f"{part}: {exc}") from exc
-    return output
+    return template_sandbox.render_template(source, context, html=html, part=part)
 
 
 def check(source: Source, context: dict) -> None:

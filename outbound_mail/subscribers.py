@@ -10,6 +10,7 @@ NAMES = (
     events.STATUS_CHANGED,
     events.ASSIGNED,
     events.STAFF_MAIL_UNVERIFIED,
+    events.TICKET_FORWARDED,
     kinds.SLA_WARNING,
     kinds.SLA_BREACHED,
 )

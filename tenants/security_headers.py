@@ -1,13 +1,14 @@
 """Response headers every page gets beyond Django's SecurityMiddleware and django-csp:
 `Cache-Control: private, no-store` on the pages of signed-in people (the agent workspace,
 settings, the platform's staff pages), so a shared computer's cache or a proxy never keeps a
-ticket; and the per-request opt-in to remote images on a page that shows mail.
+ticket; and the policy of the one document that may load a message's remote images.
 
-Mail may load remote images only when the agent asks, for that one page view: they tell the
-sender that and when the mail was read (tracking pixels) and from where."""
+Mail may load remote images only when the agent asks (tickets.remote_images): they tell the
+sender that and when the mail was read (tracking pixels) and from where. A page's policy is
+fixed when it loads (a fragment swapped in later is still under it), so a message's images
+show in a frame of their own, whose response alone allows them."""
 
 from collections.abc import Callable
-from functools import wraps
 
 from django.http import HttpRequest, HttpResponse
 from django.utils.cache import patch_cache_control
@@ -15,7 +16,6 @@ from django.utils.cache import patch_cache_control
 # Path prefixes of pages that show tenant data to signed-in people; static files, health
 # checks, webhooks and the sign-in pages are not among them.
 PRIVATE_PATH_PREFIXES = ("/agent/", "/settings/", "/platform/", "/account/")
-REMOTE_IMAGES_PARAM = "remote_images"
 
 
 class PrivatePagesMiddleware:
@@ -33,19 +33,11 @@ class PrivatePagesMiddleware:
         return response
 
 
-def wants_remote_images(request: HttpRequest) -> bool:
-    return request.GET.get(REMOTE_IMAGES_PARAM) == "1"
-
-
-def remote_images_on_request(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """The view's page may load https: images when the request asks (?remote_images=1); never
-    stored, so the next view of the page blocks them again."""
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        response = view(request, *args, **kwargs)
-        if wants_remote_images(request):
-            response._csp_update = {"img-src": ["https:"]}  # type: ignore[attr-defined]  # read by django-csp
-        return response
-
-    return wrapper
+def allow_remote_images(response: HttpResponse, http_origins: list[str]) -> HttpResponse:
+    """Let this one response (a document showing one message) load images over https: and
+    from the http: origins named, and be framed by our own pages; every other page keeps
+    the policy that blocks them. Used only where the agent asked, so nothing is stored."""
+    response._csp_update = {"img-src": ["https:", *http_origins]}  # type: ignore[attr-defined]  # read by django-csp
+    response._csp_replace = {"frame-ancestors": ["'self'"]}  # type: ignore[attr-defined]  # read by django-csp
+    response["X-Frame-Options"] = "SAMEORIGIN"  # XFrameOptionsMiddleware keeps one set here
+    return response

@@ -9,13 +9,19 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from tenants import services
+from tenants import confirm, services, settings_nav
 from tenants.access import admin_required
 from tenants.forms import TenantPasswordResetForm
 from tenants.hosts import organization_url
 from tenants.models import Invitation, Membership, Team
 from tenants.settings_forms import InviteForm, RoleForm, TeamForm
 from tenants.tokens import invitation_token
+
+
+@admin_required
+def index(request):
+    """/settings/: every settings page, grouped, each with what it changes."""
+    return render(request, "settings/index.html", {"groups": settings_nav.grouped()})
 
 
 def _membership(pk) -> Membership:
@@ -98,8 +104,21 @@ def member_role(request, pk: int):
 @require_POST
 @admin_required
 def member_remove(request, pk: int):
+    membership = _membership(pk)
+    question = f"Remove {membership.user.display_name} ({membership.user.email})?"
+    asking = confirm.unconfirmed(
+        request,
+        confirm.Confirmation(
+            question,
+            reverse("settings_members"),
+            detail="They leave their teams and are signed out here at once.",
+            action="Remove",
+        ),
+    )
+    if asking:
+        return asking
     try:
-        services.member_remove(membership=_membership(pk))
+        services.member_remove(membership=membership)
         messages.success(request, "Member removed.")
     except services.LastAdmin as exc:
         messages.error(request, str(exc))
@@ -143,6 +162,11 @@ def team_delete(request, pk: int):
     team = Team.objects.filter(pk=pk).first()
     if team is None:
         raise Http404("No such team.")
+    question = f"Delete the team “{team.name}”?"
+    detail = "Its tickets keep no team."
+    cancel_url = reverse("settings_teams")
+    if asking := confirm.unconfirmed(request, confirm.Confirmation(question, cancel_url, detail)):
+        return asking
     team.delete()
     messages.success(request, f"Team {team.name} deleted; its tickets keep no team.")
     return redirect("settings_teams")

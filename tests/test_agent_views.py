@@ -98,7 +98,8 @@ def test_list_query_count_is_constant(acme, agent_client):
             ticket_change_team(ticket=ticket, team=acme.team)
     many = _queries(agent_client, "/agent/?view=all")
     assert (one, many) == (one, one)
-    assert one <= 12
+    # 11, plus the SLA badges' prefetch, the rows' tags and the tag filter's choices
+    assert one <= 14
 
 
 def test_ticket_page_query_count_is_constant(acme, agent_client):
@@ -160,7 +161,8 @@ def test_reply_with_htmx_returns_partial(acme, agent_client):
     assert response.status_code == 200
     assert "<html" not in html
     assert "hx" in html
-    assert "Reply sent." in html
+    # The default debounce holds it two minutes (tests/test_reply_flow.py has the rest).
+    assert "Sending in 2 min. Undo on the reply until then." in html
 
 
 def test_reply_bad_input_is_a_clear_message(acme, agent_client):
@@ -280,7 +282,7 @@ def test_canned_response_is_filled(acme, agent_client):
     with acme.scope():
         ticket = make_ticket(acme.org)
         canned = CannedResponse.objects.create(
-            organization=acme.org, name="Hi", body="Hello {{ requester.name }} ({{ agent.name }})"
+            organization=acme.org, name="Hi", body="Hello {{ requester_name }} ({{ agent_name }})"
         )
     response = agent_client.get(f"/agent/tickets/{ticket.number}/canned/{canned.pk}/")
     assert response.json() == {"name": "Hi", "body": "Hello Carol (Acme Agent)"}

@@ -29,21 +29,57 @@ def globex_ticket(globex):
 
 
 def test_routes_under_test_cover_all_ticket_urls():
-    assert _ticket_routes() == ["attachment", "canned", "detail", "reply", "update"]
+    assert _ticket_routes() == [
+        "attachment",
+        "canned",
+        "comment_frame",
+        "comment_images",
+        "comment_images_always",
+        "comment_undo",
+        "comment_visibility",
+        "detail",
+        "follow",
+        "forward",
+        "merge",
+        "preview",
+        "reply",
+        "split",
+        "tags",
+        "update",
+    ]
 
 
-def test_other_tenants_ticket_is_404_everywhere(acme, globex_ticket):
+def test_other_tenants_ticket_is_404_everywhere(acme, globex, globex_ticket):
     ticket, attachment_ids, canned = globex_ticket
     with acme.scope():
         make_ticket(acme.org)  # acme has #1 only
+    with globex.scope():
+        comment_ids = list(ticket.comments.values_list("pk", flat=True))
     client = acme.client(acme.agent)
     n = ticket.number
     responses = {
         "detail": client.get(f"/agent/tickets/{n}/"),
         "reply": client.post(f"/agent/tickets/{n}/reply/", {"body": "hi"}),
         "update": client.post(f"/agent/tickets/{n}/update/", {"status": "1"}),
+        "tags": client.post(f"/agent/tickets/{n}/tags/", {"add": "x"}),
+        "follow": client.post(f"/agent/tickets/{n}/follow/", {"follow": "1"}),
         "attachment": client.get(f"/agent/tickets/{n}/attachments/{attachment_ids[0]}/"),
         "canned": client.get(f"/agent/tickets/{n}/canned/{canned.pk}/"),
+        "merge": client.post(f"/agent/tickets/{n}/merge/", {"into": "1"}),
+        "split": client.post(f"/agent/tickets/{n}/comments/{comment_ids[0]}/split/"),
+        "comment_images": client.get(
+            f"/agent/tickets/{n}/comments/{comment_ids[0]}/images/", HTTP_HX_REQUEST="true"
+        ),
+        "comment_images_always": client.post(
+            f"/agent/tickets/{n}/comments/{comment_ids[0]}/images/always/", {"scope": "domain"}
+        ),
+        "comment_frame": client.get(f"/agent/tickets/{n}/comments/{comment_ids[0]}/frame/"),
+        "comment_undo": client.post(f"/agent/tickets/{n}/comments/{comment_ids[0]}/undo/"),
+        "comment_visibility": client.post(
+            f"/agent/tickets/{n}/comments/{comment_ids[0]}/visibility/", {"public": "1"}
+        ),
+        "forward": client.post(f"/agent/tickets/{n}/forward/", {"to": "x@example.test"}),
+        "preview": client.post(f"/agent/tickets/{n}/preview/", {"body": "**hi**"}),
     }
     assert set(responses) == set(_ticket_routes())
     assert {name: r.status_code for name, r in responses.items()} == dict.fromkeys(responses, 404)

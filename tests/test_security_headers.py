@@ -1,5 +1,6 @@
-"""The headers every page carries: a Content-Security-Policy without inline scripts, remote mail
-images only on request, no framing, no caching of private pages, and the https settings."""
+"""The headers every page carries: a Content-Security-Policy without inline scripts, no remote
+mail images on a page (tests/test_remote_images.py: only in a message's own frame), no framing,
+no caching of private pages, and the https settings."""
 
 import re
 import subprocess
@@ -67,18 +68,18 @@ def test_ticket_page_blocks_remote_images_by_default(acme):
     ticket = _ticket_with_remote_image(acme)
     response = acme.client(acme.agent).get(f"/agent/tickets/{ticket.number}/")
     assert _policy(response)["img-src"] == ["'self'", "data:"]
-    assert b"Show remote images" in response.content
+    assert b"Show images" in response.content
+    assert b'<img src="https://tracker.example' not in response.content
+    assert b'data-blocked-src="https://tracker.example/pixel.png"' in response.content
 
 
-def test_ticket_page_shows_remote_images_when_asked(acme):
+def test_ticket_page_never_loosens_its_policy_for_remote_images(acme):
+    # The old page-wide opt-in is gone: a message's images show in its own frame.
     ticket = _ticket_with_remote_image(acme)
-    client = acme.client(acme.agent)
-    response = client.get(f"/agent/tickets/{ticket.number}/?remote_images=1")
-    assert _policy(response)["img-src"] == ["'self'", "data:", "https:"]
-    assert b"Show remote images" not in response.content
-    # Per request, never stored: the next view blocks them again.
-    again = client.get(f"/agent/tickets/{ticket.number}/")
-    assert _policy(again)["img-src"] == ["'self'", "data:"]
+    response = acme.client(acme.agent).get(f"/agent/tickets/{ticket.number}/?remote_images=1")
+    assert _policy(response)["img-src"] == ["'self'", "data:"]
+    assert b'<img src="https://tracker.example' not in response.content
+    assert b'data-blocked-src="https://tracker.example/pixel.png"' in response.content
 
 
 @pytest.mark.parametrize("path", ["/agent/", "/settings/members/"])

@@ -96,7 +96,9 @@ def test_removing_a_member_ends_their_sessions_on_that_tenant_at_once(acme, glob
     with acme.scope():
         membership = Membership.objects.get(user=acme.agent)
 
-    response = acme.client(acme.admin).post(f"/settings/members/{membership.pk}/remove/")
+    response = acme.client(acme.admin).post(
+        f"/settings/members/{membership.pk}/remove/", {"confirm": "1"}
+    )
 
     assert response.status_code == 302
     assert _rows(acme.agent) == [("globex", _key(elsewhere))]

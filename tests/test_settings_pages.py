@@ -87,13 +87,14 @@ def test_status_category_change_follows_to_tickets(acme, admin_client):
     assert (ticket.status.name, ticket.status_category) == ("Triage", "open")
 
 
-def test_status_in_use_cannot_be_deleted(acme, admin_client):
+def test_last_status_of_its_category_cannot_be_deleted(acme, admin_client):
+    # In use or not: its tickets could move only within the category (test_settings_confirm).
     with acme.scope():
         ticket = make_ticket(acme.org)
-    response = admin_client.post(f"/settings/statuses/{ticket.status_id}/delete/", follow=True)
-    assert (
-        "Tickets still use “New”: move them to another status first." in response.content.decode()
+    response = admin_client.post(
+        f"/settings/statuses/{ticket.status_id}/delete/", {"confirm": "1"}, follow=True
     )
+    assert "“New” is the last new status; keep at least one." in response.content.decode()
     with acme.scope():
         assert Status.objects.filter(pk=ticket.status_id).exists()
 
@@ -125,13 +126,13 @@ def test_default_priority_is_unique(acme, admin_client):
 
 
 def test_canned_crud(acme, admin_client):
-    admin_client.post("/settings/canned/", {"name": "Hello", "body": "Hi {{ requester.name }}"})
+    admin_client.post("/settings/canned/", {"name": "Hello", "body": "Hi {{ requester_name }}"})
     with acme.scope():
         canned = CannedResponse.objects.get()
     admin_client.post("/settings/canned/", {"id": canned.pk, "name": "Hello", "body": "Changed"})
     with acme.scope():
         assert CannedResponse.objects.get().body == "Changed"
-    admin_client.post(f"/settings/canned/{canned.pk}/delete/")
+    admin_client.post(f"/settings/canned/{canned.pk}/delete/", {"confirm": "1"})
     with acme.scope():
         assert CannedResponse.objects.count() == 0
 
@@ -165,7 +166,7 @@ def test_last_admin_cannot_leave_or_be_demoted(acme, admin_client):
         f"/settings/members/{admin.pk}/role/", {"role": "agent"}, follow=True
     )
     assert "This is the only admin: make someone else admin first." in response.content.decode()
-    admin_client.post(f"/settings/members/{admin.pk}/remove/")
+    admin_client.post(f"/settings/members/{admin.pk}/remove/", {"confirm": "1"})
     with acme.scope():
         assert Membership.objects.get(pk=admin.pk).role == "admin"
 

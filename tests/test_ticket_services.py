@@ -101,11 +101,12 @@ def test_assign_and_team_write_timeline(in_acme):
 
 def test_canned_placeholders_fill_from_plain_values(in_acme):
     ticket = make_ticket(in_acme.org)
-    text = placeholders.fill(
-        "Hi {{ requester.name }}, #{{ticket.number}} {{ ticket.requester.delete }} {{ nope }}",
-        placeholders.ticket_context(ticket, in_acme.agent),
+    text = placeholders.render_canned(
+        "Hi {{ requester_name }}, #{{ticket_number}} {{ ticket.requester.delete }} {{ nope }}",
+        ticket,
+        in_acme.agent,
     )
-    assert text == "Hi Carol, #1 {{ ticket.requester.delete }} {{ nope }}"
+    assert text == "Hi Carol, #1  "
 
 
 def test_clean_html_strips_script_and_handlers():

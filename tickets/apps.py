@@ -10,7 +10,17 @@ class TicketsConfig(AppConfig):
 
     def ready(self):
         from tenants import provisioning, settings_nav
+        from tickets import contributions
         from tickets.services.defaults import defaults_create
+
+        # Merge and split on the ticket page, through the same hook the apps above use.
+        contributions.register(
+            contributions.Contribution(
+                name="tickets.merge",
+                comment_templates=("tickets/merge/_split_button.html",),
+                sidebar_templates=("tickets/merge/_card.html",),
+            )
+        )
 
         provisioning.register("tickets.defaults", defaults_create)
 
@@ -19,3 +29,12 @@ class TicketsConfig(AppConfig):
         )
         settings_nav.register("Priorities", "settings_priorities", 40, "How urgent a ticket is.")
         settings_nav.register("Canned responses", "settings_canned", 50, "Reusable replies.")
+        settings_nav.register(
+            "Tags", "settings_tags", 55, "The labels on tickets: rename, merge or delete them."
+        )
+        settings_nav.register(
+            "Remote images",
+            "settings_remote_images",
+            55,
+            "Senders whose mail shows its remote images without asking.",
+        )

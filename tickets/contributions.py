@@ -6,12 +6,44 @@ adds every registered prefetch to the comments it loads, so the page keeps a fix
 queries however many comments it shows, and the templates include every registered fragment:
 `comment_templates` in each comment's header (with `c`, the comment, and `ticket` in context),
 `sidebar_templates` in the sidebar (with `ticket`).
+
+The ticket list takes contributions too (SLA badges, filters and sorts today): `list_queryset`
+adds annotations or prefetches to the rows a page loads (a fixed number of queries however many
+rows), `list_row_templates` are included in each row (with `t`, the ticket), `list_filters` are
+extra choices of the list's `only` parameter and `list_sorts` extra sort keys on a field that the
+sort's own `annotate` adds (nullable; rows without a value sort last).
 """
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from django.db.models import Prefetch
+from django.db.models import Prefetch, QuerySet
+
+QuerysetHook = Callable[[QuerySet], QuerySet]
+
+
+def _unchanged(qs: QuerySet) -> QuerySet:
+    return qs
+
+
+@dataclass(frozen=True)
+class ListFilter:
+    """One choice of the list's `only` filter: `?only=<value>` narrows the rows with `apply`."""
+
+    value: str
+    label: str
+    apply: QuerysetHook
+
+
+@dataclass(frozen=True)
+class ListSort:
+    """A sort key of the list: `?sort=<value>` orders by `field` ascending, which `annotate`
+    adds to the queryset; the keyset cursor carries it like the built-in sorts' fields."""
+
+    value: str
+    label: str
+    field: str
+    annotate: QuerysetHook
 
 
 @dataclass(frozen=True)
@@ -21,6 +53,13 @@ class Contribution:
     comment_prefetches: Callable[[], Sequence[Prefetch]] = tuple
     comment_templates: tuple[str, ...] = ()
     sidebar_templates: tuple[str, ...] = ()
+    # The ticket page's own prefetches (beside the comments'), e.g. the SLA timers with policies.
+    ticket_prefetches: Callable[[], Sequence[Prefetch]] = tuple
+    # The ticket list (see the module docstring).
+    list_queryset: QuerysetHook = _unchanged
+    list_row_templates: tuple[str, ...] = ()
+    list_filters: tuple[ListFilter, ...] = ()
+    list_sorts: tuple[ListSort, ...] = ()
 
 
 _contributions: dict[str, Contribution] = {}
@@ -41,3 +80,25 @@ def comment_templates() -> list[str]:
 
 def sidebar_templates() -> list[str]:
     return [t for c in _contributions.values() for t in c.sidebar_templates]
+
+
+def ticket_prefetches() -> list[Prefetch]:
+    return [p for c in _contributions.values() for p in c.ticket_prefetches()]
+
+
+def list_queryset(qs: QuerySet) -> QuerySet:
+    for c in _contributions.values():
+        qs = c.list_queryset(qs)
+    return qs
+
+
+def list_row_templates() -> list[str]:
+    return [t for c in _contributions.values() for t in c.list_row_templates]
+
+
+def list_filters() -> dict[str, ListFilter]:
+    return {f.value: f for c in _contributions.values() for f in c.list_filters}
+
+
+def list_sorts() -> dict[str, ListSort]:
+    return {s.value: s for c in _contributions.values() for s in c.list_sorts}

@@ -25,6 +25,14 @@ TEAM_CHANGED = "ticket.team_changed"
 # it was kept as an internal note. Data: {"user_id": the agent, "comment_id": the note or None,
 # "from": the address, "subject": the mail's subject}. The agent is told by mail.
 STAFF_MAIL_UNVERIFIED = "staff_mail.unverified"
+# An SLA timer reached its warning time, or its due time (sla.services.scan), once each.
+# Data: {"target": "first_response" | "next_response" | "resolution", "due_at": ISO 8601}.
+# outbound_mail.kinds names the same two events for its mail.
+SLA_WARNING = "sla.warning"
+SLA_BREACHED = "sla.breached"
+# An agent forwarded one message or the ticket's public conversation (tickets.services.forwarding).
+# Data: {"to": [addresses], "note": the agent's Markdown note, "comment_id": the message or None}.
+TICKET_FORWARDED = "ticket.forwarded"
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,11 @@ from django import forms
 from django.conf import settings
 
 from tenants.models import Membership, Team, User
+from tickets import contributions
 from tickets.models import CannedResponse, Priority, Status, StatusCategory
+from tickets.recipients import parse_addresses
 from tickets.selectors import SORTS
+from tickets.services.tags import TagError, tag_names_parse
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -33,6 +36,14 @@ def agents_queryset():
     ).order_by("name", "email")
 
 
+def _sort_choices() -> list[tuple[str, str]]:
+    return [(s, s) for s in [*SORTS, *contributions.list_sorts()]]
+
+
+def _only_choices() -> list[tuple[str, str]]:
+    return [(f.value, f.label) for f in contributions.list_filters().values()]
+
+
 class TicketFilterForm(forms.Form):
     """Filters live in the URL; anything unknown is ignored rather than an error."""
 
@@ -45,7 +56,10 @@ class TicketFilterForm(forms.Form):
     team = forms.IntegerField(required=False, min_value=1)
     priority = forms.IntegerField(required=False, min_value=1)
     q = forms.CharField(required=False, max_length=200)
-    sort = forms.ChoiceField(required=False, choices=[(s, s) for s in SORTS])
+    tag = forms.CharField(required=False, max_length=50)
+    sort = forms.ChoiceField(required=False, choices=lambda: _sort_choices())
+    # Filters the apps above tickets contribute (`?only=sla_breached`); choices read per form.
+    only = forms.ChoiceField(required=False, choices=lambda: _only_choices())
     after = forms.CharField(required=False, max_length=80)
 
 
@@ -59,10 +73,41 @@ class ReplyForm(forms.Form):
     send_now = forms.BooleanField(required=False)
     attachments = MultipleFileField(required=False)
     status = forms.ModelChoiceField(queryset=Status.objects.none(), required=False)
+    # Comma-separated; a Cc'd address becomes a collaborator, a Bcc'd one only gets this reply.
+    cc = forms.CharField(required=False, max_length=5000)
+    bcc = forms.CharField(required=False, max_length=5000)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["status"].queryset = Status.objects.all()  # type: ignore[attr-defined]  # a ModelChoiceField
+
+    def clean_cc(self) -> list[str]:
+        return parse_addresses(self.cleaned_data["cc"], field="Cc")
+
+    def clean_bcc(self) -> list[str]:
+        return parse_addresses(self.cleaned_data["bcc"], field="Bcc")
+
+    def clean(self):
+        data = super().clean() or {}
+        if data.get("internal") and (data.get("cc") or data.get("bcc")):
+            raise forms.ValidationError("An internal note goes to no one: remove Cc and Bcc.")
+        return data
+
+
+class ForwardForm(forms.Form):
+    """Forward one message (`comment`) or the ticket's public conversation to any addresses."""
+
+    to = forms.CharField(
+        max_length=5000, error_messages={"required": "Forward to whom? Enter an email address."}
+    )
+    note = forms.CharField(required=False, max_length=20_000, widget=forms.Textarea)
+    comment = forms.IntegerField(required=False, min_value=1)
+
+    def clean_to(self) -> list[str]:
+        addresses = parse_addresses(self.cleaned_data["to"], field="To")
+        if not addresses:
+            raise forms.ValidationError("Forward to whom? Enter an email address.")
+        return addresses
 
 
 class PropertiesForm(forms.Form):
@@ -98,13 +143,77 @@ class PropertiesForm(forms.Form):
 
 
 class BulkForm(PropertiesForm):
-    tickets = forms.CharField(max_length=20_000)
+    """Changes for the selected tickets: an empty choice leaves that property as it is.
+
+    `all_matching` acts on every ticket the list's filters (`query`) match, up to
+    BULK_LIMIT, instead of the ticked rows.
+    """
+
+    tickets = forms.CharField(max_length=20_000, required=False)
+    all_matching = forms.BooleanField(required=False)
+    query = forms.CharField(max_length=2_000, required=False)
+    tags_add = forms.CharField(max_length=500, required=False)
+    tags_remove = forms.CharField(max_length=500, required=False)
 
     def clean_tickets(self):
-        numbers = [n for n in self.cleaned_data["tickets"].split(",") if n.strip().isdigit()]
-        if not numbers:
-            raise forms.ValidationError("Select at least one ticket.")
-        return [int(n) for n in numbers][:500]
+        numbers = [n.strip() for n in self.cleaned_data["tickets"].split(",")]
+        return [int(n) for n in numbers if n.isdigit()][:BULK_LIMIT]
+
+    def clean(self):
+        data = super().clean() or {}
+        if not self.errors and not data.get("all_matching") and not data.get("tickets"):
+            raise forms.ValidationError(NOTHING_SELECTED)
+        return data
+
+    def changes(self, post) -> dict:
+        """What the agent chose, by name; a property absent or left empty is not a change."""
+        data, chosen = self.cleaned_data, {}
+        for name in ("status", "priority"):
+            if data.get(name):
+                chosen[name] = data[name]
+        for name in ("assignee", "team"):
+            if post.get(name, "") != "":
+                chosen[name] = data[name]
+        for name in ("tags_add", "tags_remove"):
+            if data.get(name):
+                chosen[name] = data[name]
+        return chosen
+
+    def clean_tags_add(self):
+        return _tag_names(self.cleaned_data["tags_add"])
+
+    def clean_tags_remove(self):
+        return _tag_names(self.cleaned_data["tags_remove"])
+
+
+def _tag_names(text: str) -> list[str]:
+    try:
+        return tag_names_parse(text)
+    except TagError as error:
+        raise forms.ValidationError(str(error)) from None
+
+
+class TicketTagsForm(forms.Form):
+    """Add tags (comma-separated) to a ticket, or remove one."""
+
+    add = forms.CharField(max_length=500, required=False)
+    remove = forms.CharField(max_length=100, required=False)
+
+    def clean_add(self):
+        return _tag_names(self.cleaned_data["add"])
+
+    def clean_remove(self):
+        return _tag_names(self.cleaned_data["remove"])
+
+    def clean(self):
+        data = super().clean() or {}
+        if not self.errors and not data.get("add") and not data.get("remove"):
+            raise forms.ValidationError("Type a tag to add.")
+        return data
+
+
+BULK_LIMIT = 1000
+NOTHING_SELECTED = "Select at least one ticket; nothing was changed."
 
 
 class NewTicketForm(forms.Form):
@@ -112,9 +221,15 @@ class NewTicketForm(forms.Form):
     requester_name = forms.CharField(label="Requester name", required=False, max_length=200)
     subject = forms.CharField(max_length=300)
     body = forms.CharField(widget=forms.Textarea(attrs={"rows": 8}), max_length=100_000)
-    priority = forms.ModelChoiceField(queryset=Priority.objects.none(), required=False)
-    team = forms.ModelChoiceField(queryset=Team.objects.none(), required=False)
-    assignee = forms.ModelChoiceField(queryset=User.objects.none(), required=False)
+    priority = forms.ModelChoiceField(
+        queryset=Priority.objects.none(), required=False, empty_label="Default priority"
+    )
+    team = forms.ModelChoiceField(
+        queryset=Team.objects.none(), required=False, empty_label="No team"
+    )
+    assignee = forms.ModelChoiceField(
+        queryset=User.objects.none(), required=False, empty_label="Nobody"
+    )
     attachments = MultipleFileField(required=False)
 
     def __init__(self, *args, **kwargs):

@@ -3,6 +3,7 @@ collaborators, comments (public or internal), attachments, and the timeline of T
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from tenants.models import TenantModel
@@ -65,6 +66,7 @@ class Customer(TenantModel):
 
     class Meta:
         ordering = ["name"]
+        indexes = [models.Index(fields=["organization", "name", "id"], name="customer_org_name")]
 
     def __str__(self):
         return self.name
@@ -94,12 +96,15 @@ class Contact(TenantModel):
     )
     undeliverable = models.BooleanField(default=False)
     undeliverable_reason = models.CharField(max_length=300, blank=True)
+    # What agents should know about the person (free text, shown on the contact's page).
+    notes = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["organization", "email"], name="contact_unique_email")
         ]
+        indexes = [models.Index(fields=["organization", "name", "id"], name="contact_org_name")]
 
     def __str__(self):
         return f"{self.name} <{self.email}>" if self.name else self.email
@@ -148,6 +153,11 @@ class Ticket(TenantModel):
     first_response_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # Set when this ticket was merged into another (tickets.services.merge): mail and links to
+    # it lead to the survivor.
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged_from"
+    )
 
     class Meta:
         constraints = [
@@ -223,6 +233,9 @@ class Comment(TenantModel):
     # The Message-ID of the mail this comment came in as (no angle brackets); threading and the
     # References of our replies use it.
     message_id = models.CharField(max_length=255, blank=True)
+    # Who an agent's public reply was addressed to, as the agent wrote it: {"to": [...],
+    # "cc": [...], "bcc": [...]} (lowercased addresses); empty for everything else.
+    recipients = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -287,6 +300,15 @@ class TicketEvent(TenantModel):
         REQUESTER = "requester", "Requester"
         SPAM = "spam", "Spam"
         MAIL = "mail", "Mail"
+        WITHDRAWN = "withdrawn", "Reply withdrawn"
+        VISIBILITY = "visibility", "Visibility"
+        FORWARDED = "forwarded", "Forwarded"
+        SLA = "sla", "SLA"  # a timer started, paused, stopped, warned or breached (sla app)
+        TAGS = "tags", "Tags"
+        FOLLOWER = "follower", "Follower"
+        MERGED = "merged", "Merged"
+        SPLIT = "split", "Split"
+        CONTACT_MERGED = "contact_merged", "Contact merged"
 
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=16, choices=Kind.choices)
@@ -317,7 +339,7 @@ class TicketEvent(TenantModel):
 
 class CannedResponse(TenantModel):
     name = models.CharField(max_length=120)
-    body = models.TextField(help_text="Placeholders: {{ ticket.number }}, {{ requester.name }} …")
+    body = models.TextField(help_text="Placeholders: {{ ticket_number }}, {{ requester_name }} …")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -328,3 +350,94 @@ class CannedResponse(TenantModel):
 
     def __str__(self):
         return self.name
+
+
+class RemoteImageSender(TenantModel):
+    """A sender whose mail shows its remote images (tickets.remote_images): an address
+    (`news@shop.example`) or a whole domain (`shop.example`), lowercased."""
+
+    pattern = models.CharField(max_length=254)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["pattern"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "pattern"], name="remoteimagesender_unique"
+            )
+        ]
+
+    def __str__(self):
+        return self.pattern
+
+
+class ContactEmail(TenantModel):
+    """A further address of a contact (its primary one is Contact.email); mail from it is the
+    contact's. An address belongs to one contact of a tenant: unique here, and the services
+    refuse an address that is another contact's primary one (tickets.services.contacts)."""
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="emails")
+    email = models.EmailField(max_length=254)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["email"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "email"], name="contactemail_unique_email"
+            )
+        ]
+
+    def __str__(self):
+        return self.email
+
+
+class Tag(TenantModel):
+    """A label on tickets, per tenant; names are unique ignoring case ("VIP" is "vip")."""
+
+    name = models.CharField(max_length=50)
+    tickets = models.ManyToManyField(Ticket, through="TicketTag", related_name="tags")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                models.F("organization"), Lower("name"), name="tag_unique_name_ci"
+            )
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class TicketTag(TenantModel):
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="+")
+    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "ticket", "tag"], name="tickettag_unique"
+            )
+        ]
+        indexes = [models.Index(fields=["organization", "tag"], name="tickettag_org_tag")]
+
+
+class Follower(TenantModel):
+    """An agent who hears about a ticket as its assignee would (outbound_mail reads these)."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="followers")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "ticket", "user"], name="follower_unique"
+            )
+        ]

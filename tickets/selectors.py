@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.core.cache import cache
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, F, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from tickets import contributions
@@ -14,9 +14,12 @@ from tickets.models import (
     Attachment,
     Comment,
     Contact,
+    Follower,
     StatusCategory,
+    Tag,
     Ticket,
     TicketEvent,
+    TicketTag,
 )
 
 PAGE_SIZE = 50
@@ -41,6 +44,8 @@ class TicketFilters:
     q: str = ""
     sort: str = "updated"
     after: str = ""
+    only: str = ""  # a filter an app above tickets contributes (tickets.contributions)
+    tag: str = ""  # a tag's name, any case
 
 
 def _view_q(view: str, user) -> Q:
@@ -92,6 +97,12 @@ def ticket_queryset(filters: TicketFilters, user) -> QuerySet[Ticket]:
         qs = qs.filter(priority_id=filters.priority)
     if filters.q.strip():
         qs = qs.filter(_search_q(filters.q))
+    if filters.tag.strip():
+        tagged = TicketTag.objects.filter(tag__name__iexact=filters.tag.strip())
+        qs = qs.filter(pk__in=tagged.values("ticket_id"))
+    contributed = contributions.list_filters().get(filters.only)
+    if contributed is not None:
+        qs = contributed.apply(qs)
     return qs
 
 
@@ -99,6 +110,8 @@ def _parse_cursor(after: str, field: str):
     value, _, pk = after.rpartition("_")
     if not pk.isdigit() or not value:
         return None
+    if value == "null":  # a contributed sort's rows without a value (they come last)
+        return None, int(pk)
     if field == "number":
         return (int(value), int(pk)) if value.isdigit() else None
     try:
@@ -109,6 +122,8 @@ def _parse_cursor(after: str, field: str):
 
 def _cursor_of(ticket: Ticket, field: str) -> str:
     value = getattr(ticket, field)
+    if value is None:
+        return f"null_{ticket.pk}"
     return f"{value.isoformat() if hasattr(value, 'isoformat') else value}_{ticket.pk}"
 
 
@@ -121,9 +136,13 @@ class TicketPage:
 def ticket_page(filters: TicketFilters, user) -> TicketPage:
     """One page of the list; keyset pagination so page 2,000 costs what page 1 costs."""
     field, descending = SORTS.get(filters.sort, SORTS["updated"])
-    qs = ticket_queryset(filters, user)
+    qs = contributions.list_queryset(ticket_queryset(filters, user))
+    contributed_sort = contributions.list_sorts().get(filters.sort)
+    contributed_order: list = []
+    if contributed_sort is not None:
+        qs, field, contributed_order = _contributed_sort(filters, qs, contributed_sort)
     cursor = _parse_cursor(filters.after, field) if filters.after else None
-    if cursor:
+    if cursor and not contributed_order:
         value, pk = cursor
         op = "lt" if descending else "gt"
         # The redundant bound turns the cursor into an index range scan; the OR alone would
@@ -131,14 +150,35 @@ def ticket_page(filters: TicketFilters, user) -> TicketPage:
         qs = qs.filter(**{f"{field}__{op}e": value}).filter(
             Q(**{f"{field}__{op}": value}) | Q(**{field: value, f"pk__{op}": pk})
         )
-    order = [f"-{field}", "-pk"] if descending else [field, "pk"]
+    order = contributed_order or ([f"-{field}", "-pk"] if descending else [field, "pk"])
     rows = list(
-        qs.select_related("status", "priority", "assignee", "requester", "team").order_by(*order)[
-            : PAGE_SIZE + 1
-        ]
+        qs.select_related("status", "priority", "assignee", "requester", "team")
+        .prefetch_related(Prefetch("tags", queryset=Tag.objects.order_by("name")))
+        .order_by(*order)[: PAGE_SIZE + 1]
     )
     next_cursor = _cursor_of(rows[PAGE_SIZE - 1], field) if len(rows) > PAGE_SIZE else ""
     return TicketPage(tickets=rows[:PAGE_SIZE], next_cursor=next_cursor)
+
+
+def _contributed_sort(
+    filters: TicketFilters, qs: QuerySet[Ticket], sort: contributions.ListSort
+) -> tuple[QuerySet[Ticket], str, list]:
+    """A contributed sort: its (nullable) field ascending, rows without a value last, and the
+    cursor's bound on it."""
+    field = sort.field
+    qs = sort.annotate(qs)
+    cursor = _parse_cursor(filters.after, field) if filters.after else None
+    if cursor:
+        value, pk = cursor
+        if value is None:
+            qs = qs.filter(**{f"{field}__isnull": True, "pk__gt": pk})
+        else:
+            qs = qs.filter(
+                Q(**{f"{field}__gt": value})
+                | Q(**{field: value, "pk__gt": pk})
+                | Q(**{f"{field}__isnull": True})
+            )
+    return qs, field, [F(field).asc(nulls_last=True), "pk"]
 
 
 # -- rail counts, cached until something changes ----------------------------------------------
@@ -210,6 +250,9 @@ def ticket_detail(number: int) -> Ticket:
             Prefetch("comments", queryset=comments),
             Prefetch("events", queryset=events),
             "collaborators",
+            Prefetch("tags", queryset=Tag.objects.order_by("name")),
+            Prefetch("followers", queryset=Follower.objects.select_related("user")),
+            *contributions.ticket_prefetches(),
         )
         .get(number=number)
     )

@@ -2,6 +2,7 @@
 
 from django import forms
 
+from tickets import placeholders, template_sandbox
 from tickets.models import CannedResponse, Priority, Status, StatusCategory
 
 
@@ -79,3 +80,12 @@ class CannedForm(forms.ModelForm):
         if clash.exists():
             raise forms.ValidationError("A canned response with this name exists already.")
         return name
+
+    def clean_body(self):
+        # The sandbox mail templates render in (tickets.template_sandbox): refused on save.
+        body = self.cleaned_data["body"]
+        try:
+            placeholders.check_canned(body)
+        except template_sandbox.TemplateError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+        return body

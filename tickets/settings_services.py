@@ -2,8 +2,11 @@
 
 from django.db import transaction
 from django.db.models import Max
+from django.utils import timezone
 
-from tickets.models import CannedResponse, Priority, Status, Ticket
+from tickets import hooks
+from tickets.models import CannedResponse, Priority, Status, Ticket, TicketEvent
+from tickets.services.timeline import _event_row
 
 
 class InUse(Exception):
@@ -35,12 +38,45 @@ def status_save(
     return status
 
 
-def status_delete(*, status: Status) -> None:
-    if Ticket.objects.filter(status=status).exists():
-        raise InUse(f"Tickets still use “{status.name}”: move them to another status first.")
-    if Status.objects.filter(category=status.category).count() == 1:
+def status_replacements(status: Status) -> list[Status]:
+    """Where a deleted status's tickets may go: its category's other statuses, so a ticket's
+    category (and with it its SLA clock, resolved and closed times) stays what it was."""
+    return list(Status.objects.filter(category=status.category).exclude(pk=status.pk))
+
+
+def status_delete(*, status: Status, replacement: Status | None = None, actor_user=None) -> int:
+    """Delete a status, first moving its tickets to `replacement`; returns how many moved."""
+    if not status_replacements(status):
         raise InUse(f"“{status.name}” is the last {status.category} status; keep at least one.")
-    status.delete()
+    with transaction.atomic():
+        tickets = list(Ticket.objects.select_for_update().filter(status=status))
+        if tickets and (replacement is None or replacement.category != status.category):
+            raise InUse(f"Tickets still use “{status.name}”: pick a status to move them to.")
+        if tickets:
+            assert replacement is not None
+            _move(tickets, "status", status, replacement, TicketEvent.Kind.STATUS, actor_user)
+            # Same category, but the new status may pause the SLA clock where the old did not.
+            hooks.run(hooks.STATUS_CHANGED, changes=[(ticket, status) for ticket in tickets])
+        status.delete()
+    return len(tickets)
+
+
+def _move(tickets, field: str, old, new, kind: str, actor_user) -> None:
+    """Point the tickets at `new`, one timeline entry each naming the deleted row."""
+    now = timezone.now()
+    Ticket.objects.filter(pk__in=[t.pk for t in tickets]).update(**{field: new}, updated_at=now)
+    for ticket in tickets:
+        setattr(ticket, field, new)
+        ticket.updated_at = now
+    TicketEvent.objects.bulk_create(
+        _event_row(
+            ticket,
+            kind,
+            actor_user=actor_user,
+            **{"from": old.name, "to": new.name, "reason": f"“{old.name}” was deleted"},
+        )
+        for ticket in tickets
+    )
 
 
 def position_move(*, model, row, direction: int) -> None:
@@ -70,12 +106,25 @@ def priority_save(
     return priority
 
 
-def priority_delete(*, priority: Priority) -> None:
-    if Ticket.objects.filter(priority=priority).exists():
-        raise InUse(f"Tickets still use “{priority.name}”: change their priority first.")
-    if Priority.objects.count() == 1:
+def priority_replacements(priority: Priority) -> list[Priority]:
+    return list(Priority.objects.exclude(pk=priority.pk).order_by("-rank", "id"))
+
+
+def priority_delete(
+    *, priority: Priority, replacement: Priority | None = None, actor_user=None
+) -> int:
+    """Delete a priority, first moving its tickets to `replacement`; returns how many moved."""
+    if not priority_replacements(priority):
         raise InUse("Keep at least one priority.")
-    priority.delete()
+    with transaction.atomic():
+        tickets = list(Ticket.objects.select_for_update().filter(priority=priority))
+        if tickets and (replacement is None or replacement.pk == priority.pk):
+            raise InUse(f"Tickets still use “{priority.name}”: pick a priority to move them to.")
+        if tickets:
+            _move(tickets, "priority", priority, replacement, TicketEvent.Kind.PRIORITY, actor_user)
+            hooks.run(hooks.TICKETS_CHANGED, tickets=tickets, fields={"priority"})
+        priority.delete()
+    return len(tickets)
 
 
 def canned_response_delete(*, canned: CannedResponse) -> None:

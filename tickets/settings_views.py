@@ -4,8 +4,10 @@ from django.contrib import messages
 from django.db.models import Count
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from tenants import confirm
 from tenants.access import admin_required
 from tickets import placeholders, settings_services
 from tickets.models import CannedResponse, Priority, Status, Ticket
@@ -60,12 +62,53 @@ def status_move(request, pk: int):
 @require_POST
 @admin_required
 def status_delete(request, pk: int):
+    status = _row(Status, pk)
+    return _delete_with_replacement(
+        request,
+        row=status,
+        noun="status",
+        replacements=settings_services.status_replacements(status),
+        in_use=Ticket.objects.filter(status=status).count(),
+        delete=settings_services.status_delete,
+        list_url="settings_statuses",
+    )
+
+
+def _delete_with_replacement(request, *, row, noun, replacements, in_use, delete, list_url):
+    """Confirm, and for a row tickets use, ask where they go; then delete in one service call."""
+    options = {str(r.pk): r for r in replacements}
+    picked = request.POST.get("replacement", "")
+    replacement = options.get(picked)
+    error = ""
+    if in_use and confirm.confirmed(request) and replacement is None:
+        error = f"Pick the {noun} its tickets move to."
+    tickets = f"{in_use} ticket{'' if in_use == 1 else 's'}"
+    confirmation = confirm.Confirmation(
+        question=f"Delete the {noun} “{row.name}”?",
+        detail=f"{tickets} {'uses' if in_use == 1 else 'use'} it; they move to the {noun} you pick."
+        if in_use
+        else "",
+        cancel_url=reverse(list_url),
+        choice=("replacement", f"Move its {tickets} to", _choices(replacements), error)
+        if in_use and replacements
+        else None,
+    )
+    if replacements and (not confirm.confirmed(request) or error):
+        return confirm.confirm_page(request, confirmation, status=400 if error else 200)
     try:
-        settings_services.status_delete(status=_row(Status, pk))
-        messages.success(request, "Status deleted.")
+        moved = delete(**{noun: row, "replacement": replacement, "actor_user": request.user})
     except settings_services.InUse as exc:
         messages.error(request, str(exc))
-    return redirect("settings_statuses")
+        return redirect(list_url)
+    text = f"{noun.capitalize()} “{row.name}” deleted."
+    if moved and replacement is not None:
+        text += f" {tickets} moved to “{replacement.name}”."
+    messages.success(request, text)
+    return redirect(list_url)
+
+
+def _choices(rows) -> list[tuple[str, str]]:
+    return [(str(r.pk), r.name) for r in rows]
 
 
 @admin_required
@@ -91,12 +134,16 @@ def priorities(request):
 @require_POST
 @admin_required
 def priority_delete(request, pk: int):
-    try:
-        settings_services.priority_delete(priority=_row(Priority, pk))
-        messages.success(request, "Priority deleted.")
-    except settings_services.InUse as exc:
-        messages.error(request, str(exc))
-    return redirect("settings_priorities")
+    priority = _row(Priority, pk)
+    return _delete_with_replacement(
+        request,
+        row=priority,
+        noun="priority",
+        replacements=settings_services.priority_replacements(priority),
+        in_use=Ticket.objects.filter(priority=priority).count(),
+        delete=settings_services.priority_delete,
+        list_url="settings_priorities",
+    )
 
 
 @admin_required
@@ -125,6 +172,11 @@ def canned_responses(request):
 @require_POST
 @admin_required
 def canned_delete(request, pk: int):
-    settings_services.canned_response_delete(canned=_row(CannedResponse, pk))
-    messages.success(request, "Canned response deleted.")
+    canned = _row(CannedResponse, pk)
+    question = f"Delete the canned response “{canned.name}”?"
+    cancel_url = reverse("settings_canned")
+    if asking := confirm.unconfirmed(request, confirm.Confirmation(question, cancel_url)):
+        return asking
+    settings_services.canned_response_delete(canned=canned)
+    messages.success(request, f"Canned response “{canned.name}” deleted.")
     return redirect("settings_canned")

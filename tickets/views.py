@@ -2,27 +2,44 @@
 attachment download and canned responses. Views parse, call one service and render."""
 
 from django.contrib import messages
-from django.http import FileResponse, Http404, HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from tenants.access import agent_required
 from tenants.redirects import safe_next
-from tenants.security_headers import remote_images_on_request
-from tickets import contributions, placeholders, selectors
+from tickets import (
+    contributions,
+    placeholders,
+    remote_images,
+    reply_delivery,
+    rich_text,
+    selectors,
+)
 from tickets.forms import (
+    BULK_LIMIT,
     BulkForm,
     NewTicketForm,
     PropertiesForm,
     ReplyForm,
     TicketFilterForm,
+    TicketTagsForm,
     agents_queryset,
 )
-from tickets.models import Attachment, CannedResponse, Priority, Status, Ticket
+from tickets.models import Attachment, CannedResponse, Comment, Priority, Status, Tag, Ticket
 from tickets.services.attachments import Upload
-from tickets.services.comments import comment_create
+from tickets.services.bulk_edit import tickets_bulk_update
+from tickets.services.comments import (
+    CommentNotChangeable,
+    comment_create,
+    comment_set_public,
+    comment_withdraw,
+)
 from tickets.services.contacts import contact_get_or_create
+from tickets.services.followers import ticket_follow, ticket_unfollow
+from tickets.services.tags import ticket_tags_add, ticket_tags_remove
 from tickets.services.tickets import (
     ticket_assign,
     ticket_change_priority,
@@ -35,8 +52,8 @@ from tickets.services.tickets import (
 INLINE_SAFE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
 
 
-def _filters(request) -> selectors.TicketFilters:
-    form = TicketFilterForm(request.GET)
+def _filters(params) -> selectors.TicketFilters:
+    form = TicketFilterForm(params)
     form.is_valid()  # invalid values are dropped: a bad bookmark still shows a list
     data = {k: v for k, v in form.cleaned_data.items() if v not in (None, "")}
     return selectors.TicketFilters(**data)
@@ -45,7 +62,7 @@ def _filters(request) -> selectors.TicketFilters:
 @require_GET
 @agent_required
 def ticket_list(request):
-    filters = _filters(request)
+    filters = _filters(request.GET)
     page = selectors.ticket_page(filters, request.user)
     params = request.GET.copy()
     params.pop("after", None)
@@ -53,9 +70,14 @@ def ticket_list(request):
         "page": page,
         "filters": filters,
         "base_query": params.urlencode(),
+        # What the apps built on tickets add to the list (tickets.contributions).
+        "list_row_templates": contributions.list_row_templates(),
+        "list_filters": list(contributions.list_filters().values()),
+        "list_sorts": list(contributions.list_sorts().values()),
         "statuses": list(Status.objects.all()),
         "priorities": list(Priority.objects.all()),
         "agents": list(agents_queryset()),
+        "tags": list(Tag.objects.all()),
     }
     template = (
         "tickets/_list_rows.html"
@@ -73,6 +95,7 @@ def _get_ticket(number: int) -> Ticket:
 
 
 def _detail_context(request, ticket, reply_form=None):
+    _mark_waiting_replies(ticket)
     return {
         "ticket": ticket,
         "reply_form": reply_form or ReplyForm(),
@@ -84,12 +107,34 @@ def _detail_context(request, ticket, reply_form=None):
         # What the apps built on tickets show on this page (tickets.contributions).
         "comment_templates": contributions.comment_templates(),
         "sidebar_templates": contributions.sidebar_templates(),
+        # Senders whose remote images show; everyone else's are blocked (tickets.remote_images).
+        "image_senders": remote_images.allowed_senders(ticket),
     }
+
+
+def _mark_waiting_replies(ticket) -> None:
+    """Each reply whose mail has not gone out yet gets `sends_at` (the page offers Undo)."""
+    comments = list(ticket.comments.all())
+    times = reply_delivery.send_times(comments)
+    for comment in comments:
+        comment.sends_at = times.get(comment.pk)
+        comment.sends_in = _minutes_until(comment.sends_at) if comment.sends_at else None
+
+
+def _minutes_until(moment) -> int:
+    return max(1, round((moment - timezone.now()).total_seconds() / 60))
+
+
+def _sent_message(comment: Comment, *, send_now: bool) -> str:
+    """What is true about a reply just sent: it waits out the debounce, or it is on its way."""
+    sends_at = None if send_now else reply_delivery.send_times([comment]).get(comment.pk)
+    if sends_at is None:
+        return "Reply sent."
+    return f"Sending in {_minutes_until(sends_at)} min. Undo on the reply until then."
 
 
 @require_GET
 @agent_required
-@remote_images_on_request
 def ticket_detail(request, number: int):
     ticket = _get_ticket(number)
     return render(request, "tickets/detail.html", _detail_context(request, ticket))
@@ -110,25 +155,79 @@ def ticket_reply(request, number: int):
         for f in form.cleaned_data["attachments"]
     ]
     internal = form.cleaned_data["internal"]
-    comment_create(
+    # Markdown, rendered and sanitised once: the same HTML the preview showed (tickets.rich_text).
+    body_html, uploads = rich_text.reply_html(form.cleaned_data["body"], uploads)
+    comment = comment_create(
         ticket=ticket,
         body_text=form.cleaned_data["body"],
+        body_html=body_html,
         is_public=not internal,
         author_user=request.user,
         uploads=uploads,
         send_now=form.cleaned_data["send_now"],
+        cc=form.cleaned_data["cc"],
+        bcc=form.cleaned_data["bcc"],
     )
     if form.cleaned_data["status"]:
         ticket_change_status(
             ticket=ticket, status=form.cleaned_data["status"], actor_user=request.user
         )
-    messages.success(request, "Internal note added." if internal else "Reply sent.")
+    sent = _sent_message(comment, send_now=form.cleaned_data["send_now"])
+    messages.success(request, "Internal note added." if internal else sent)
     if request.htmx:
         context = _detail_context(request, _get_ticket(number))
         response = render(request, "tickets/_main.html", context)
         response["HX-Trigger"] = "ticket-changed"
         return response
     return redirect("tickets:detail", number=number)
+
+
+def _get_comment(number: int, pk: int) -> Comment:
+    comment = Comment.objects.filter(pk=pk, ticket__number=number).first()
+    if comment is None:
+        raise Http404("No such comment.")
+    return comment
+
+
+def _main_response(request, number: int, reply_form=None):
+    """The main column (and, out of band, the sidebar), or the whole page without htmx."""
+    context = _detail_context(request, _get_ticket(number), reply_form)
+    if not request.htmx:
+        return render(request, "tickets/detail.html", context)
+    response = render(request, "tickets/_main.html", context)
+    response["HX-Trigger"] = "ticket-changed"
+    return response
+
+
+@require_POST
+@agent_required
+def comment_undo(request, number: int, pk: int):
+    """Undo a reply before it goes out: nothing reaches the customer, the text is a draft again."""
+    comment = _get_comment(number, pk)
+    try:
+        text = comment_withdraw(comment=comment, actor_user=request.user)
+    except CommentNotChangeable as exc:
+        messages.error(request, str(exc))
+        return _main_response(request, number)
+    messages.success(request, "Reply withdrawn: nothing was sent. It is back in the reply box.")
+    return _main_response(request, number, ReplyForm(initial={"body": text}))
+
+
+@require_POST
+@agent_required
+def comment_visibility(request, number: int, pk: int):
+    """Make an internal note public (it reaches the customer) or a waiting reply internal."""
+    comment = _get_comment(number, pk)
+    public = request.POST.get("public") == "1"
+    try:
+        comment_set_public(comment=comment, public=public, actor_user=request.user)
+    except CommentNotChangeable as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request, "Made public: it goes to the customer." if public else "Made internal."
+        )
+    return _main_response(request, number)
 
 
 @require_POST
@@ -163,16 +262,40 @@ def _apply_properties(ticket, form, request) -> None:
 @require_POST
 @agent_required
 def ticket_bulk(request):
+    back = redirect(safe_next(request, reverse("tickets:list")))
     form = BulkForm(request.POST)
     if not form.is_valid():
         for errors in form.errors.values():
             messages.error(request, " ".join(errors))  # type: ignore[arg-type]  # messages are str
-        return redirect(safe_next(request, reverse("tickets:list")))
-    tickets = list(Ticket.objects.filter(number__in=form.cleaned_data["tickets"]))
-    for ticket in tickets:
-        _apply_properties(ticket, form, request)
-    messages.success(request, f"Updated {len(tickets)} ticket{'s' if len(tickets) != 1 else ''}.")
-    return redirect(safe_next(request, reverse("tickets:list")))
+        return back
+    changes = form.changes(request.POST)
+    if not changes:
+        messages.error(request, "Choose a change to apply; nothing was changed.")
+        return back
+    result = tickets_bulk_update(
+        tickets=_bulk_targets(request, form.cleaned_data), changes=changes, actor_user=request.user
+    )
+    messages.success(request, _bulk_summary(result))
+    return back
+
+
+def _bulk_targets(request, data) -> list[Ticket]:
+    if data["all_matching"]:
+        filters = _filters(QueryDict(data["query"]))
+        qs = selectors.ticket_queryset(filters, request.user).order_by("pk")
+        return list(qs[:BULK_LIMIT])
+    return list(Ticket.objects.filter(number__in=data["tickets"]).order_by("pk"))
+
+
+def _bulk_summary(result) -> str:
+    n, changed = result.selected, result.changed
+    if n == 0:
+        return "No tickets matched; nothing was changed."
+    if changed == n:
+        return f"Updated {n} ticket{'s' if n != 1 else ''}."
+    if changed == 0:
+        return f"Nothing changed: the selected ticket{'s' if n != 1 else ''} already matched."
+    return f"Updated {changed} of {n} selected tickets; {n - changed} already matched."
 
 
 @agent_required
@@ -231,7 +354,7 @@ def canned_render(request, number: int, pk: int):
     canned = CannedResponse.objects.filter(pk=pk).first()
     if canned is None:
         raise Http404("No such canned response.")
-    text = placeholders.fill(canned.body, placeholders.ticket_context(ticket, request.user))
+    text = placeholders.render_canned(canned.body, ticket, request.user)
     return JsonResponse({"name": canned.name, "body": text})
 
 
@@ -247,3 +370,48 @@ def health(request):
 
 def csrf_failure(request, reason=""):
     return render(request, "403_csrf.html", status=403)
+
+
+# -- tags and followers on the ticket page (in place: the sidebar is swapped, timeline and all) --
+
+
+def _sidebar_response(request, number: int):
+    if request.htmx:
+        return render(
+            request, "tickets/_sidebar.html", _detail_context(request, _get_ticket(number))
+        )
+    return redirect("tickets:detail", number=number)
+
+
+@require_POST
+@agent_required
+def ticket_tags(request, number: int):
+    ticket = _get_ticket(number)
+    form = TicketTagsForm(request.POST)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            messages.error(request, " ".join(errors))  # type: ignore[arg-type]  # messages are str
+    elif form.cleaned_data["remove"]:
+        removed = ticket_tags_remove(
+            ticket=ticket, names=form.cleaned_data["remove"], actor_user=request.user
+        )
+        messages.success(request, f"Removed {', '.join(removed)}." if removed else "Not tagged.")
+    else:
+        added = ticket_tags_add(
+            ticket=ticket, names=form.cleaned_data["add"], actor_user=request.user
+        )
+        messages.success(request, f"Tagged {', '.join(added)}." if added else "Already tagged.")
+    return _sidebar_response(request, number)
+
+
+@require_POST
+@agent_required
+def ticket_follow_toggle(request, number: int):
+    ticket = _get_ticket(number)
+    if request.POST.get("follow") == "1":
+        ticket_follow(ticket=ticket, user=request.user)
+        messages.success(request, "Following: you hear about it as the assignee does.")
+    else:
+        ticket_unfollow(ticket=ticket, user=request.user)
+        messages.success(request, "No longer following.")
+    return _sidebar_response(request, number)

@@ -44,6 +44,9 @@ class UpdateMessage:
     values: dict
     comment_ids: list[int]
     attachment_ids: list[int]
+    # To and Cc as the latest reply names them, the same in every recipient's copy (each copy
+    # is still sent to its one recipient; a Bcc'd address appears in none).
+    addressed: dict[str, str]
 
 
 def _update_message(ctx: EventContext, changes: list[dict]) -> UpdateMessage:
@@ -64,7 +67,17 @@ def _update_message(ctx: EventContext, changes: list[dict]) -> UpdateMessage:
         values={**ctx.ticket_values, **placeholders.updates_values(updates, changes, agent)},
         comment_ids=[i for i in reply_ids if i in comments],
         attachment_ids=ctx.attachment_ids(reply_ids) if reply_ids else [],
+        addressed=_addressed([comments[i] for i in reply_ids if i in comments]),
     )
+
+
+def _addressed(replies) -> dict[str, str]:
+    """The To and Cc headers of an update whose latest reply has Cc or Bcc addresses."""
+    recipients = (replies[-1].recipients if replies else None) or {}
+    if not (recipients.get("cc") or recipients.get("bcc")):
+        return {}
+    cc = {"Cc": ", ".join(recipients["cc"])} if recipients.get("cc") else {}
+    return {"To": ", ".join(recipients.get("to", [])), **cc}
 
 
 def _update_kind(changes: list[dict]) -> str:
@@ -86,22 +99,14 @@ def _queue_update(ctx, recipient: Recipient, update: UpdateMessage, send_after) 
         comment_ids=update.comment_ids,
         attachment_ids=update.attachment_ids,
         send_after=send_after,
+        extra_headers=update.addressed,
     )
 
 
 def _refold(ctx, row: OutgoingMessage, recipient: Recipient, change: dict, send_after) -> None:
     """Add a change to a waiting update: re-rendered whole, and the wait starts again."""
-    update = _update_message(ctx, [*row.changes, change])
-    automatic = update.kind != Kind.AGENT_REPLY
-    rendered = outbox.render(ctx, update.kind, {**update.values, "recipient_name": recipient.name})
-    row.kind, row.automatic, row.changes = update.kind, automatic, update.changes
-    row.subject, row.body_text, row.body_html = (
-        rendered.subject,
-        rendered.body_text,
-        rendered.body_html,
-    )
-    row.headers = outbox.headers(ctx, update.kind, row.to_address, automatic, exclude_id=row.pk)
-    row.attachment_ids, row.send_after, row.updated_at = update.attachment_ids, send_after, ctx.now
+    update = _rerender(ctx, row, [*row.changes, change], recipient.name)
+    row.send_after = send_after
     if not ctx.enabled(update.kind):
         row.status = Status.SUPPRESSED
         row.last_error = f"Not sent: “{Kind(update.kind).label}” mail is switched off."
@@ -112,6 +117,58 @@ def _refold(ctx, row: OutgoingMessage, recipient: Recipient, change: dict, send_
     outbox.link_comments(row, update.comment_ids)
     if due:
         ctx.due_now.append(row.pk)
+
+
+def _rerender(ctx, row: OutgoingMessage, changes: list[dict], name: str) -> UpdateMessage:
+    """Render a waiting update anew (in memory) from these changes."""
+    update = _update_message(ctx, changes)
+    automatic = update.kind != Kind.AGENT_REPLY
+    rendered = outbox.render(ctx, update.kind, {**update.values, "recipient_name": name})
+    row.kind, row.automatic, row.changes = update.kind, automatic, update.changes
+    row.subject, row.body_text, row.body_html = (
+        rendered.subject,
+        rendered.body_text,
+        rendered.body_html,
+    )
+    row.headers = {
+        **outbox.headers(ctx, update.kind, row.to_address, automatic, exclude_id=row.pk),
+        **update.addressed,
+    }
+    row.attachment_ids, row.updated_at = update.attachment_ids, ctx.now
+    return update
+
+
+def customer_update_withdraw(ctx, row: OutgoingMessage, comment_id: int) -> bool:
+    """Take a withdrawn reply out of a waiting update: cancelled when nothing else is in it,
+    otherwise re-rendered with what is left (a status change still goes out, when it was due).
+    False when the row is no longer waiting (a sender claimed it first)."""
+
+    def others(c: dict) -> bool:
+        return not (c.get("type") == "reply" and c.get("comment_id") == comment_id)
+
+    changes = [c for c in row.changes if others(c)]
+    waiting = OutgoingMessage.objects.filter(pk=row.pk, status=Status.PENDING)
+    if not changes or not any(c.get("type") in ("reply", "status") for c in changes):
+        cancelled = "Not sent: the agent took the reply back before it went out."
+        return bool(
+            waiting.update(status=Status.CANCELLED, last_error=cancelled, updated_at=ctx.now)
+        )
+    _rerender(ctx, row, changes, row.to_name)
+    return bool(waiting.update(**{f: getattr(row, f) for f in RERENDER_FIELDS}))
+
+
+# What _rerender changes on the row.
+RERENDER_FIELDS = [
+    "kind",
+    "automatic",
+    "changes",
+    "subject",
+    "body_text",
+    "body_html",
+    "headers",
+    "attachment_ids",
+    "updated_at",
+]
 
 
 REFOLD_FIELDS = [

@@ -8,13 +8,13 @@ from django.db import transaction
 from outbound_mail import kinds, placeholders, selectors
 from outbound_mail.kinds import Channel, Kind
 from outbound_mail.models import MailSettings, Notification
-from outbound_mail.services import outbox
+from outbound_mail.services import forwarding, outbox
 from outbound_mail.services.customer_updates import customer_update
 from outbound_mail.services.outbox import EventContext, Queued, Recipient
 from tenants.hosts import organization_url
 from tenants.models import Membership, Organization, TeamMember, User
 from tickets import events
-from tickets.models import Comment, Ticket
+from tickets.models import Comment, Follower, Ticket
 
 
 def notify_event(
@@ -79,11 +79,10 @@ def _on_comment_added(ctx: EventContext) -> None:
         return  # internal notes never reach customers
     if comment.author_user_id:
         change = {"type": "reply", "comment_id": comment.pk}
-        customers = _customers(ctx.ticket, collaborators=True)
+        customers = _customers(ctx.ticket, collaborators=True) + _bcc(comment)
         customer_update(ctx, customers, change, send_now=bool(ctx.data.get("send_now")))
     elif comment.author_contact_id:
-        ticket = ctx.ticket
-        users = [ticket.assignee] if ticket.assignee is not None else _alert_users(ctx)
+        users = _assignee_and_followers(ctx, fallback=_alert_users)
         # An auto-reply threaded onto the ticket is listed in-app but never answered by mail.
         email = not ctx.data.get("auto_generated")
         _agent_alert(
@@ -111,7 +110,7 @@ def _on_assigned(ctx: EventContext) -> None:
 def _on_sla(kind: str):
     def handler(ctx: EventContext) -> None:
         ticket = ctx.ticket
-        users = [ticket.assignee] if ticket.assignee is not None else []
+        users = _assignee_and_followers(ctx, fallback=_unassigned_sla_recipients)
         if ticket.team_id:
             managers = TeamMember.objects.filter(team_id=ticket.team_id, is_manager=True)
             users += [m.user for m in managers.select_related("user")]
@@ -119,6 +118,18 @@ def _on_sla(kind: str):
         _agent_alert(ctx, kind, users, extra=extra)
 
     return handler
+
+
+def _unassigned_sla_recipients(ctx: EventContext) -> list[User]:
+    """Nobody owns the ticket: its team hears of the deadline, or the tenant's admins when it
+    has no team either (a deadline nobody hears of is missed for certain)."""
+    members = Membership.objects.filter(user__is_active=True)
+    if ctx.ticket.team_id:
+        team = TeamMember.objects.filter(team_id=ctx.ticket.team_id).values("user_id")
+        members = members.filter(user_id__in=team)
+    else:
+        members = members.filter(role=Membership.ADMIN)
+    return [m.user for m in members.select_related("user").order_by("user_id")]
 
 
 def _on_staff_mail_unverified(ctx: EventContext) -> None:
@@ -150,6 +161,7 @@ HANDLERS = {
     events.STATUS_CHANGED: _on_status_changed,
     events.ASSIGNED: _on_assigned,
     events.STAFF_MAIL_UNVERIFIED: _on_staff_mail_unverified,
+    events.TICKET_FORWARDED: forwarding.on_forwarded,
     kinds.SLA_WARNING: _on_sla(Kind.SLA_WARNING),
     kinds.SLA_BREACHED: _on_sla(Kind.SLA_BREACH),
 }
@@ -163,6 +175,22 @@ def _customers(ticket: Ticket, *, collaborators: bool) -> list[Recipient]:
     if collaborators:
         contacts += list(ticket.collaborators.order_by("id"))
     return [Recipient(c.email.lower(), c.name, contact=c) for c in contacts]
+
+
+def _bcc(comment: Comment) -> list[Recipient]:
+    """A reply's Bcc: each address its own message, named in no one else's."""
+    bcc = (comment.recipients or {}).get("bcc", [])
+    return [Recipient(address, "") for address in bcc if isinstance(address, str)]
+
+
+def _assignee_and_followers(ctx: EventContext, *, fallback) -> list[User]:
+    """Who hears what the assignee hears: the assignee (or `fallback(ctx)` when there is none)
+    and the ticket's followers. `_agent_alert` keeps each person once, drops whoever acted and
+    applies each one's preferences."""
+    ticket = ctx.ticket
+    users = [ticket.assignee] if ticket.assignee is not None else fallback(ctx)
+    followers = Follower.objects.filter(ticket_id=ticket.pk, user__is_active=True)
+    return users + [f.user for f in followers.select_related("user").order_by("user_id")]
 
 
 def _alert_users(ctx: EventContext) -> list[User]:

@@ -152,8 +152,12 @@ def queue(
     comment_ids: Sequence[int] = (),
     attachment_ids: Sequence[int] = (),
     send_after: datetime | None = None,
+    extra_headers: dict[str, str] | None = None,
 ) -> OutgoingMessage:
-    """Render one message for one recipient and store it, withheld with the reason if unsafe."""
+    """Render one message for one recipient and store it, withheld with the reason if unsafe.
+
+    `extra_headers` are display headers (a reply's To and Cc); the row still goes to
+    `recipient` alone."""
     withheld = _withheld(ctx, recipient, automatic)
     rendered = render(ctx, kind, {**values, "recipient_name": recipient.name})
     row = OutgoingMessage(
@@ -168,7 +172,10 @@ def queue(
         subject=rendered.subject,
         body_text=rendered.body_text,
         body_html=rendered.body_html,
-        headers=headers(ctx, kind, recipient.address, automatic, user=recipient.user),
+        headers={
+            **headers(ctx, kind, recipient.address, automatic, user=recipient.user),
+            **(extra_headers or {}),
+        },
         message_id=_message_id(ctx, recipient.user),
         changes=changes or [],
         foldable=kind in kinds.FOLDING_KINDS,

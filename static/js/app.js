@@ -50,7 +50,14 @@
   // submits its form on change, <form data-confirm="..."> asks before it submits.
   document.addEventListener("submit", (e) => {
     const message = e.target.dataset && e.target.dataset.confirm;
-    if (message && !window.confirm(message)) e.preventDefault();
+    if (!message) return;
+    if (!window.confirm(message)) { e.preventDefault(); return; }
+    // Asked here, so the server need not ask again (tenants/confirm.py: without JavaScript it does).
+    if (!e.target.querySelector("input[name=confirm]")) {
+      const field = document.createElement("input");
+      field.type = "hidden"; field.name = "confirm"; field.value = "1";
+      e.target.appendChild(field);
+    }
   }, true);
 
   document.addEventListener("change", (e) => {
@@ -82,5 +89,69 @@
     div.className = "toast toast-error"; div.setAttribute("role", "alert");
     div.textContent = "That did not work (" + e.detail.xhr.status + "). Reload the page and try again.";
     box.appendChild(div);
+  });
+})();
+
+// == Ticket list and frame (issue 10: bulk select-all, whole-row links, "?" shortcuts) ==========
+(function () {
+  "use strict";
+  const typing = (e) => /^(INPUT|TEXTAREA|SELECT)$/.test(e.target.tagName) || e.target.isContentEditable;
+  const boxes = () => Array.from(document.querySelectorAll(".ticket-row .select"));
+
+  function matching(on) {
+    const form = document.getElementById("bulk"); if (!form) return;
+    form.querySelector("[name=all_matching]").value = on ? "1" : "";
+    const more = document.getElementById("select-matching");
+    if (on) form.querySelector(".bulk-count").textContent = "Every ticket matching these filters selected";
+    if (more) more.hidden = on || !boxes().every((c) => c.checked);
+  }
+
+  document.addEventListener("change", (e) => {
+    if (e.target.id === "select-all") {
+      const list = boxes(); list.forEach((c) => { c.checked = e.target.checked; });
+      // The shared handler above updates the bar when a row's box changes.
+      if (list.length) list[0].dispatchEvent(new Event("change", { bubbles: true }));
+      matching(false);
+    } else if (e.target.matches(".ticket-row .select")) {
+      const all = document.getElementById("select-all");
+      if (all) { const list = boxes(); all.checked = list.length > 0 && list.every((c) => c.checked); }
+      matching(false);
+    }
+  });
+
+  document.addEventListener("click", (e) => {
+    if (e.target.id === "select-matching") { matching(true); return; }
+    // The whole row opens the ticket; its checkbox, links and a text selection keep their own job.
+    const row = e.target.closest(".ticket-row");
+    if (!row || e.target.closest("a, input, label, button, .sel")) return;
+    if (window.getSelection && String(window.getSelection()).length) return;
+    if (e.ctrlKey || e.metaKey || e.button === 1) window.open(row.dataset.href, "_blank");
+    else location.href = row.dataset.href;
+  });
+
+  document.addEventListener("keydown", (e) => {
+    if (e.key !== "?" || typing(e) || e.ctrlKey || e.metaKey || e.altKey) return;
+    const dialog = document.getElementById("shortcuts");
+    if (dialog && !dialog.open) { e.preventDefault(); dialog.showModal(); }
+  });
+})();
+// == end of ticket list and frame ==============================================================
+
+// == Remote images (issue 10: a message shown with its images is a frame; size it to fit) =======
+(function () {
+  "use strict";
+  // The frame is same-origin and runs no script (sandboxed): its height is read from here.
+  function fit(frame) {
+    const doc = frame.contentDocument;
+    if (!doc || !doc.documentElement) return;
+    frame.style.height = "0px"; // a document is at least as tall as its frame: measure from zero
+    frame.style.height = doc.documentElement.scrollHeight + "px";
+  }
+  // `load` does not bubble; a capturing listener sees every frame's, swapped in or not.
+  document.addEventListener("load", (e) => {
+    if (e.target instanceof HTMLIFrameElement && e.target.classList.contains("mail-frame")) fit(e.target);
+  }, true);
+  document.querySelectorAll("iframe.mail-frame").forEach((frame) => {
+    if (frame.contentDocument && frame.contentDocument.readyState === "complete") fit(frame);
   });
 })();

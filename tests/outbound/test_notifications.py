@@ -2,6 +2,8 @@
 
 import re
 
+import pytest
+
 from outbound_mail import kinds
 from outbound_mail.models import Notification
 from outbound_mail.services.notify import notify_event
@@ -251,3 +253,17 @@ def test_the_bell_is_in_the_top_bar(acme):
     assert re.findall(r'hx-get="([^"]+)"[^>]*hx-trigger="load, every 60s"', html) == [
         "/agent/notifications/bell/"
     ]
+
+
+@pytest.mark.parametrize("with_team", [True, False])
+def test_sla_events_of_an_unassigned_ticket_reach_its_team_or_the_admins(acme, mailer, with_team):
+    ticket = quiet_ticket(acme, team=acme.team if with_team else None)
+    notify(
+        acme, kinds.SLA_WARNING, ticket, target="next_response", due_at="2030-01-07T08:00:00+00:00"
+    )
+    expected = (
+        [("agent@acme.test", "sla_warning")] if with_team else [("admin@acme.test", "sla_warning")]
+    )
+    assert mailed(acme) == expected
+    [row] = rows(acme)
+    assert "next response" in row.body_text

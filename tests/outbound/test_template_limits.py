@@ -12,11 +12,12 @@ import tracemalloc
 
 import pytest
 
-from outbound_mail import rendering, sandbox
+from outbound_mail import rendering
 from outbound_mail.models import EmailTemplate
 from outbound_mail.placeholders import sample_values
 from tests.factories import make_ticket
 from tests.outbound.conftest import parts
+from tickets import template_sandbox as sandbox
 
 KIND = "new_ticket_confirmation"
 PEAK_BOUND = 50 * 1024 * 1024

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from tenants.models import Organization
 from tenants.scoping import bulk_create_checked, bulk_update_checked
-from tickets import events
+from tickets import events, hooks
 from tickets.models import (
     DONE_CATEGORIES,
     Attachment,
@@ -158,9 +158,11 @@ class Bulk:
         self._create_tickets(contacts, statuses, event_rows)
         comments = self._create_comments(contacts)
         self._store_attachments(comments)
-        touched = self._update_replied_tickets(statuses, event_rows, domain_events)
+        status_changes: list = []
+        touched = self._update_replied_tickets(statuses, event_rows, domain_events, status_changes)
         self._add_collaborators(contacts, event_rows, touched)
         bulk_create_checked(TicketEvent, event_rows)
+        self._run_hooks(status_changes)
         domain_events[:0] = [_ticket_created(o.ticket, None, o.source) for o in self._openings]
         domain_events += [
             _comment_added(r.comment, send_now=False, auto_generated=r.auto_generated)
@@ -231,7 +233,14 @@ class Bulk:
         if linked:
             Comment.objects.bulk_update(linked, ["body_html"])
 
-    def _update_replied_tickets(self, statuses, event_rows, domain_events) -> set:
+    def _run_hooks(self, status_changes) -> None:
+        """tickets.hooks, once each for the whole batch, in the order the single paths run them."""
+        hooks.run(hooks.TICKETS_CREATED, tickets=[o.ticket for o in self._openings])
+        hooks.run(hooks.STATUS_CHANGED, changes=status_changes)
+        replies = [(r.comment, r.auto_generated) for r in self._replies]
+        hooks.run(hooks.COMMENTS_ADDED, comments=replies)
+
+    def _update_replied_tickets(self, statuses, event_rows, domain_events, status_changes) -> set:
         replies = self._replies
         if not replies:
             return set()
@@ -254,8 +263,10 @@ class Bulk:
             reopening = ticket.status_category in (*DONE_CATEGORIES, StatusCategory.PENDING)
             if reopening and _reopens(comment, reopen=True, auto_generated=reply.auto_generated):
                 opened = pick_default_status(statuses, StatusCategory.OPEN)
+                old = ticket.status
                 change = _status_change(ticket, opened, actor_contact=comment.author_contact)
                 if change is not None:
+                    status_changes.append((ticket, old))
                     event_rows.append(change[0])
                     domain_events.append(change[1])
                     fields.update(STATUS_FIELDS)

@@ -1,5 +1,6 @@
 """Comments: public replies and internal notes with their attachments; a customer's public reply
-reopens a done (or pending) ticket."""
+reopens a done (or pending) ticket; an agent's reply taken back before it went out (Undo), and a
+comment made public or internal."""
 
 from collections.abc import Sequence
 
@@ -7,11 +8,21 @@ from django.db import transaction
 from django.utils import timezone
 
 from tenants.models import User
-from tickets import events
-from tickets.models import DONE_CATEGORIES, Comment, Contact, StatusCategory, Ticket, TicketEvent
+from tickets import events, hooks, reply_delivery
+from tickets.models import (
+    DONE_CATEGORIES,
+    Collaborator,
+    Comment,
+    Contact,
+    StatusCategory,
+    Ticket,
+    TicketEvent,
+)
+from tickets.reply_delivery import AlreadySent
 from tickets.sanitize import clean_html, text_to_html
 from tickets.selectors import bump_list_version
 from tickets.services.attachments import Upload, _link_inline_images, attachment_store
+from tickets.services.contacts import contact_get_or_create
 from tickets.services.defaults import default_status
 from tickets.services.status_change import _set_status
 from tickets.services.timeline import _event
@@ -33,10 +44,13 @@ def comment_create(
     send_now: bool = False,
     message_id: str = "",
     auto_generated: bool = False,
+    cc: Sequence[str] = (),
+    bcc: Sequence[str] = (),
 ) -> Comment:
     """Add a public reply or an internal note; a customer's reply reopens a done ticket.
 
     `auto_generated` (an auto-reply threaded onto the ticket) never reopens and is never answered.
+    An agent's public reply records its recipients; `cc` become collaborators, `bcc` do not.
     """
     ticket = Ticket.objects.select_for_update(of=("self",)).get(pk=ticket.pk)
     now = timezone.now()
@@ -53,6 +67,8 @@ def comment_create(
         created_at=now,
         message_id=message_id,
     )
+    if is_public and author_user is not None:
+        _address_reply(ticket, comment, list(cc), list(bcc), author_user)
     fields = _comment_ticket_fields(ticket, comment, now)
     Ticket.objects.filter(pk=ticket.pk).update(**fields)
     for name, value in fields.items():
@@ -67,9 +83,27 @@ def comment_create(
     )
     if _reopens(comment, reopen=reopen, auto_generated=auto_generated):
         _reopen_on_customer_reply(ticket, author_contact)
+    hooks.run(hooks.COMMENTS_ADDED, comments=[(comment, auto_generated)])
     events.emit(_comment_added(comment, send_now=send_now, auto_generated=auto_generated))
     transaction.on_commit(lambda: bump_list_version(ticket.organization_id))
     return comment
+
+
+def _address_reply(ticket: Ticket, comment: Comment, cc: list[str], bcc: list[str], user) -> None:
+    """Store who the reply goes to; each Cc'd address joins the ticket as a collaborator."""
+    to = [ticket.requester.email.lower()]
+    cc = [a for a in cc if a not in to]
+    for address in cc:
+        contact = contact_get_or_create(organization=ticket.organization, email=address)
+        _, created = Collaborator.objects.get_or_create(
+            organization_id=ticket.organization_id, ticket=ticket, contact=contact
+        )
+        if created:
+            _event(ticket, TicketEvent.Kind.COLLABORATOR, actor_user=user, added=address)
+    collaborators = ticket.collaborators.order_by("id").values_list("email", flat=True)
+    cc = list(dict.fromkeys([*cc, *(e.lower() for e in collaborators if e.lower() not in to)]))
+    comment.recipients = {"to": to, "cc": cc, "bcc": [a for a in bcc if a not in to + cc]}
+    comment.save(update_fields=["recipients"])
 
 
 def _comment_insert(*, ticket: Ticket, uploads: Sequence[Upload], **fields) -> Comment:
@@ -153,3 +187,77 @@ def _comment_added(comment: Comment, *, send_now: bool, auto_generated: bool):
             "auto_generated": auto_generated,
         },
     )
+
+
+class CommentNotChangeable(Exception):
+    """The change does not apply to this comment (its message says why, for the agent)."""
+
+
+@transaction.atomic
+def comment_withdraw(*, comment: Comment, actor_user: User) -> str:
+    """Take an agent's public reply back before its mail goes out (Undo): its waiting mail is
+    cancelled, the comment removed, the timeline says so; returns its text for the reply box.
+
+    Raises CommentNotChangeable for anything but the actor's own public reply, and
+    CommentNotChangeable too (from AlreadySent) once any of its mail went out.
+    """
+    ticket = Ticket.objects.select_for_update(of=("self",)).get(pk=comment.ticket_id)
+    if not comment.is_public or comment.author_user_id != actor_user.pk:
+        raise CommentNotChangeable("Only your own public reply can be undone.")
+    _withdraw_mail(comment)
+    _event(ticket, TicketEvent.Kind.WITHDRAWN, actor_user=actor_user, comment_id=comment.pk)
+    text = comment.body_text
+    _after_removal(ticket, comment)
+    comment.delete()
+    transaction.on_commit(lambda: bump_list_version(ticket.organization_id))
+    return text
+
+
+@transaction.atomic
+def comment_set_public(*, comment: Comment, public: bool, actor_user: User) -> Comment:
+    """Make an internal note public (it then reaches the customer like a reply, through the
+    debounce) or a public reply internal (only while none of its mail went out)."""
+    ticket = Ticket.objects.select_for_update(of=("self",)).get(pk=comment.ticket_id)
+    if comment.is_public == public:
+        return comment
+    if comment.author_user_id is None:
+        raise CommentNotChangeable("Only agents' replies and notes can change visibility.")
+    if not public:
+        _withdraw_mail(comment)
+    comment.is_public = public
+    comment.save(update_fields=["is_public"])
+    _event(
+        ticket,
+        TicketEvent.Kind.VISIBILITY,
+        actor_user=actor_user,
+        comment_id=comment.pk,
+        to="public" if public else "internal",
+    )
+    if public:
+        events.emit(_comment_added(comment, send_now=False, auto_generated=False))
+    else:
+        _after_removal(ticket, comment)
+    transaction.on_commit(lambda: bump_list_version(ticket.organization_id))
+    return comment
+
+
+def _withdraw_mail(comment: Comment) -> None:
+    try:
+        reply_delivery.withdraw(comment)
+    except AlreadySent:
+        raise CommentNotChangeable(
+            "Too late to take it back: the reply has already gone out to the customer."
+        ) from None
+
+
+def _after_removal(ticket: Ticket, removed: Comment) -> None:
+    """The first response and the list's preview follow the public replies that are left."""
+    public = ticket.comments.filter(is_public=True).exclude(pk=removed.pk)
+    fields: dict = {}
+    if ticket.first_response_at is not None and ticket.first_response_at == removed.created_at:
+        later = public.filter(author_user__isnull=False, created_at__gte=removed.created_at)
+        first = later.order_by("created_at", "id").first()
+        fields["first_response_at"] = first.created_at if first else None
+    last = public.order_by("-created_at", "-id").first()
+    fields["last_message_preview"] = _preview(last.body_text) if last else ""
+    Ticket.objects.filter(pk=ticket.pk).update(**fields)

@@ -3,18 +3,20 @@ change, a customer's reply that reopens the ticket, and the batched mail writer.
 
 from django.utils import timezone
 
-from tickets import events
+from tickets import events, hooks
 from tickets.models import DONE_CATEGORIES, StatusCategory, TicketEvent
 from tickets.services.timeline import _event_row
 
 
 def _set_status(ticket, status, *, actor_user=None, actor_contact=None) -> None:
+    old = ticket.status
     change = _status_change(ticket, status, actor_user=actor_user, actor_contact=actor_contact)
     if change is None:
         return
     event, domain_event = change
     ticket.save(update_fields=STATUS_FIELDS)
     event.save()
+    hooks.run(hooks.STATUS_CHANGED, changes=[(ticket, old)])
     events.emit(domain_event)
 
 

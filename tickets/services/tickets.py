@@ -8,7 +8,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from tenants.models import Organization, Team, User
-from tickets import events
+from tickets import events, hooks
 from tickets.models import (
     Collaborator,
     Contact,
@@ -82,6 +82,7 @@ def ticket_create(
             Collaborator.objects.get_or_create(
                 organization=organization, ticket=ticket, contact=contact
             )
+    hooks.run(hooks.TICKETS_CREATED, tickets=[ticket])
     events.emit(_ticket_created(ticket, actor_user, source))
     transaction.on_commit(lambda: bump_list_version(organization.pk))
     return ticket
@@ -178,6 +179,7 @@ def ticket_change_priority(*, ticket: Ticket, priority: Priority, actor_user=Non
         ticket.priority = priority
         ticket.updated_at = timezone.now()
         ticket.save(update_fields=["priority", "updated_at"])
+        hooks.run(hooks.TICKETS_CHANGED, tickets=[ticket], fields={"priority"})
         _event(
             ticket,
             TicketEvent.Kind.PRIORITY,
@@ -237,6 +239,7 @@ def ticket_change_team(*, ticket: Ticket, team: Team | None, actor_user=None) ->
         ticket.team = team
         ticket.updated_at = timezone.now()
         ticket.save(update_fields=["team", "updated_at"])
+        hooks.run(hooks.TICKETS_CHANGED, tickets=[ticket], fields={"team"})
         _event(
             ticket,
             TicketEvent.Kind.TEAM,

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
+from demo import sla_seed
 from inbound_mail.models import InboundAddress
 from inbound_mail.services import addresses as inbound_addresses
 from tenants import services as tenant_services
@@ -103,7 +104,11 @@ class Command(BaseCommand):
         self._people(
             globex, [("agent@globex.test", "Gina Globex", Membership.AGENT)], teams=["Support"]
         )
+        with tenant_scope(acme), events.muted():
+            sla_seed.seed_sla(acme)  # before the tickets, so that they start SLA timers
         self._tickets(acme, tickets, rng)
+        with tenant_scope(acme), events.muted():
+            sla_seed.seed_sla_tickets(acme)
         self._tickets(globex, max(10, tickets // 10), rng)
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
 
@@ -131,14 +136,14 @@ class Command(BaseCommand):
             for name, body in [
                 (
                     "Thanks, closing",
-                    "Hi {{ requester.name }},\n\nGlad it works now. I am closing "
-                    "ticket #{{ ticket.number }}; just reply if anything comes up."
-                    "\n\n{{ agent.name }}",
+                    "Hi {{ requester_name }},\n\nGlad it works now. I am closing "
+                    "ticket #{{ ticket_number }}; just reply if anything comes up."
+                    "\n\n{{ agent_name }}",
                 ),
                 (
                     "Need more details",
-                    "Hi {{ requester.name }},\n\nCould you send a screenshot and "
-                    "the time it happened?\n\nThanks,\n{{ agent.name }}",
+                    "Hi {{ requester_name }},\n\nCould you send a screenshot and "
+                    "the time it happened?\n\nThanks,\n{{ agent_name }}",
                 ),
             ]:
                 CannedResponse.objects.get_or_create(

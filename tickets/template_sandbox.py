@@ -1,5 +1,7 @@
-"""The only tags and filters a tenant's mail template may use (the sandbox engine's builtins),
-and the limits every sandboxed render runs within.
+"""The sandbox every tenant-written template renders in: mail templates (outbound_mail.rendering),
+canned responses (tickets.placeholders) and, later, macros. A separate Django template Engine
+with only the tags and filters allowed here, no loaders (nothing to include or extend), no
+libraries to load, invalid lookups rendering as ""; and the limits every render runs within.
 
 An allow-list, not a deny-list: `load`, `include`, `extends`, `debug`, `url`, `csrf_token`,
 `autoescape`, `for`, `safe` and everything else Django ships are simply not registered, so
@@ -16,6 +18,8 @@ every piece of output counts against a budget of MAX_ADDED_CHARS plus a few time
 placeholders hold, checked before `add` builds its string; and a deadline is checked at every
 node and filter. The first limit hit is remembered, so a refusal that Django swallows (inside
 `{% if a == b %}` an exception reads as False) still ends the render.
+
+Values are plain strings (tickets.placeholders): a template has no object to call a method on.
 """
 
 import functools
@@ -25,7 +29,15 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-from django.template import Library, Node, TemplateSyntaxError, defaultfilters, defaulttags
+from django.template import (
+    Context,
+    Engine,
+    Library,
+    Node,
+    TemplateSyntaxError,
+    defaultfilters,
+    defaulttags,
+)
 
 register = Library()
 
@@ -205,3 +217,56 @@ def _limited_class(cls: type[Node]) -> type[Node]:
         attrs = {"render_annotated": render_annotated, "sandbox_limited": True}
         _LIMITED[cls] = type(cls.__name__, (cls,), attrs)
     return _LIMITED[cls]
+
+
+# -- the engine: these builtins only ------------------------------------------------------------
+
+
+class SandboxEngine(Engine):
+    # Django's own builtins (with load, include, debug, ...) are replaced, not extended.
+    default_builtins = ["tickets.template_sandbox"]
+
+
+@functools.cache
+def _engine(autoescape: bool) -> SandboxEngine:
+    return SandboxEngine(
+        loaders=[], libraries={}, builtins=[], string_if_invalid="", autoescape=autoescape
+    )
+
+
+class TemplateError(Exception):
+    """A tenant template that does not compile or render; the message says where and why."""
+
+
+def compile_template(source: str, *, html: bool, part: str):
+    """The compiled, limited template; a TemplateError when it does not compile."""
+    try:
+        return _compiled(source, html)
+    except TemplateSyntaxError as exc:
+        raise TemplateError(f"{part}: {exc}") from exc
+    except RecursionError as exc:  # e.g. `{% if not not not ... %}`: nested past the parser
+        raise TemplateError(f"{part}: It is nested too deeply.") from exc
+
+
+@functools.lru_cache(maxsize=512)
+def _compiled(source: str, html: bool):
+    # Keyed by the text itself: a compiled template holds no tenant data, and an edited
+    # template is new text. Parsing was a third of rendering's cost in bench/outbound.py.
+    template = _engine(html).from_string(source)
+    limit_nodes(template.nodelist)
+    return template
+
+
+def render_template(source: str, context: dict, *, html: bool, part: str) -> str:
+    """One tenant template rendered with plain `context` values, within the limits on size and
+    time (a TemplateError past them). `html` autoescapes the values; text does not."""
+    template = compile_template(source, html=html, part=part)
+    try:
+        with limits(context) as budget:
+            output = template.render(Context(context, autoescape=html))
+            budget.tick()  # a limit hit where Django swallows exceptions (`{% if a == b %}`)
+    except RecursionError as exc:
+        raise TemplateError(f"{part}: It is nested too deeply.") from exc
+    except Exception as exc:  # a limit, or a filter argument that only fails at render time
+        raise TemplateError(f"{part}: {exc}") from exc
+    return output

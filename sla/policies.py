@@ -1,0 +1,61 @@
+"""Which policy applies to a ticket: the tenant's policies in order, each with its calendar built
+as a BusinessCalendar, loaded once per change (or batch) and matched in memory."""
+
+from dataclasses import dataclass, field
+
+from sla.calendar import BusinessCalendar
+from sla.models import Calendar, Policy
+
+
+def calendar_of(calendar: Calendar) -> BusinessCalendar:
+    """The pure calendar of a row (its holidays prefetched or queried)."""
+    holidays = {h.date: [tuple(i) for i in h.intervals or []] for h in calendar.holidays.all()}
+    weekly = {int(k): [tuple(i) for i in v or []] for k, v in (calendar.weekly or {}).items()}
+    return BusinessCalendar(tz=calendar.timezone, weekly=weekly, holidays=holidays)
+
+
+@dataclass
+class Policies:
+    """The tenant's policies in order, and each one's calendar (built once)."""
+
+    ordered: list[Policy]
+    calendars: dict[int, BusinessCalendar] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls) -> "Policies":
+        """Two queries: the policies with their calendars, and the holidays (none without
+        policies)."""
+        ordered = list(
+            Policy.objects.select_related("calendar")
+            .prefetch_related("calendar__holidays")
+            .order_by("order", "id")
+        )
+        calendars = {p.calendar_id: calendar_of(p.calendar) for p in ordered}
+        return cls(ordered, calendars)
+
+    def calendar(self, policy: Policy) -> BusinessCalendar:
+        return self.calendars[policy.calendar_id]
+
+    def by_id(self, policy_id: int | None) -> Policy | None:
+        return next((p for p in self.ordered if p.pk == policy_id), None)
+
+    def match(self, ticket) -> Policy | None:
+        """The first policy whose conditions all hold for `ticket`."""
+        return next((p for p in self.ordered if matches(p, ticket)), None)
+
+
+def matches(policy: Policy, ticket) -> bool:
+    """Every condition that is set holds: priority, customer, team, source and the
+    requester's email domain (the ticket's requester is loaded or cached)."""
+    checks = (
+        (policy.priority_ids, ticket.priority_id),
+        (policy.customer_ids, ticket.customer_id),
+        (policy.team_ids, ticket.team_id),
+        (policy.sources, ticket.source),
+    )
+    if any(wanted and value not in wanted for wanted, value in checks):
+        return False
+    if policy.customer_domains:
+        domain = ticket.requester.email.rsplit("@", 1)[-1].lower()
+        return domain in {d.lower() for d in policy.customer_domains}
+    return True

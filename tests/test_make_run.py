@@ -1,0 +1,173 @@
+"""`make run` as a developer uses it: start, Ctrl-C, nothing left running, start again.
+
+No browser: the run is a subprocess in its own session, the processes of the run are found in
+/proc by that session id, and Ctrl-C is SIGINT to the run's process group, as a terminal sends it.
+"""
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+MAKEFILE = ROOT / "Makefile"
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _session_pids(sid: int) -> list[int]:
+    """Every live process of the session (zombies are dead, only not yet reaped)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if fields[0] != "Z" and int(fields[3]) == sid:
+            pids.append(int(entry.name))
+    return pids
+
+
+def _environ(pid: int) -> dict[str, str]:
+    raw = Path(f"/proc/{pid}/environ").read_bytes()
+    pairs = (item.split(b"=", 1) for item in raw.split(b"\0") if b"=" in item)
+    return {k.decode(): v.decode(errors="replace") for k, v in pairs}
+
+
+def _cmdline(pid: int) -> str:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+
+
+def _web_answers(port: int) -> bool:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/healthz", headers={"Host": f"acme.localhost:{port}"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=2) as response:
+            return response.read() == b"ok"
+    except OSError:
+        return False
+
+
+class Run:
+    def __init__(self, var_dir: Path, port: int):
+        self.port = port
+        self.log = var_dir / f"run-{time.monotonic_ns()}.log"
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("DATABASE_URL", "REDIS_URL", "DEBUG", "PUBLIC_PORT", "PUBLIC_SCHEME")
+        }
+        env.update(VAR_DIR=str(var_dir), PORT=str(port), MAKEFLAGS="")
+        with self.log.open("wb") as out:
+            self.proc = subprocess.Popen(
+                ["make", "-f", str(MAKEFILE), "--no-print-directory", "run"],
+                cwd=ROOT,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def wait_ready(self, timeout: float = 240) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, self.output()[-3000:]
+            if _web_answers(self.port) and " ready." in self.output():
+                return
+            time.sleep(0.5)
+        self.kill()
+        pytest.fail("make run did not come up:\n" + self.output()[-3000:])
+
+    def kill(self) -> None:
+        for pid in _session_pids(self.proc.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        self.proc.wait(10)
+
+
+@pytest.fixture
+def var_dir(tmp_path):
+    path = tmp_path / "var"
+    path.mkdir()
+    return path
+
+
+def test_make_run_ctrl_c_stops_every_part_and_starts_again(var_dir):
+    port = _free_port()
+    run = Run(var_dir, port)
+    try:
+        run.wait_ready()
+        parts = _session_pids(run.proc.pid)
+        assert any("celery" in _cmdline(pid) for pid in parts)
+        assert any("runserver" in _cmdline(pid) for pid in parts)
+
+        os.killpg(run.proc.pid, signal.SIGINT)  # Ctrl-C: the terminal signals its foreground group
+        started = time.monotonic()
+        run.proc.wait(12)
+        while _session_pids(run.proc.pid) and time.monotonic() - started < 12:
+            time.sleep(0.2)
+        stopped_after = time.monotonic() - started
+    finally:
+        leftover = {pid: _cmdline(pid) for pid in _session_pids(run.proc.pid)}
+        if leftover:
+            run.kill()
+    output = run.output()
+    assert leftover == {}
+    assert stopped_after < 10
+    assert "Segmentation fault" not in output
+    assert output.count("Warm shutdown") <= 1
+
+    again = Run(var_dir, port)  # the port is free and beat's files do not block
+    try:
+        again.wait_ready()
+        assert _web_answers(port) is True
+    finally:
+        os.killpg(again.proc.pid, signal.SIGINT)
+        try:
+            again.proc.wait(12)
+        finally:
+            again.kill()
+    assert _session_pids(again.proc.pid) == []
+
+
+def test_make_run_gives_every_process_the_public_port(var_dir):
+    """Mail links are built by the worker as well as the web: both must know the public port."""
+    port = _free_port()
+    run = Run(var_dir, port)
+    try:
+        run.wait_ready()
+        parts = {
+            pid: _environ(pid)
+            for pid in _session_pids(run.proc.pid)
+            if "runserver" in _cmdline(pid) or "celery" in _cmdline(pid)
+        }
+        assert {"runserver", "celery"} <= {
+            name for pid in parts for name in ("runserver", "celery") if name in _cmdline(pid)
+        }
+        public = {(env.get("PUBLIC_PORT"), env.get("PUBLIC_SCHEME")) for env in parts.values()}
+        assert public == {(str(port), "http")}
+    finally:
+        os.killpg(run.proc.pid, signal.SIGINT)
+        try:
+            run.proc.wait(12)
+        finally:
+            run.kill()

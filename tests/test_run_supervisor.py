@@ -1,0 +1,130 @@
+"""config.run, the supervisor of `make run`: same environment for every part, stopped as one."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+from config import run
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _script(tmp_path: Path, name: str, body: str) -> list[str]:
+    path = tmp_path / f"{name}.py"
+    path.write_text(textwrap.dedent(body))
+    return [sys.executable, str(path)]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_child_environment_public_port_defaults_to_the_port_served():
+    env = run.child_environment("8010", base={"PATH": "/bin"})
+    assert (env["PUBLIC_PORT"], env["PUBLIC_SCHEME"]) == ("8010", "http")
+    kept = run.child_environment("8010", base={"PUBLIC_PORT": "443", "PUBLIC_SCHEME": "https"})
+    assert (kept["PUBLIC_PORT"], kept["PUBLIC_SCHEME"]) == ("443", "https")
+
+
+def test_commands_start_web_and_worker_with_beat():
+    web, worker = run.commands("127.0.0.1", "8010", python="/venv/bin/python")
+    assert web == ["/venv/bin/python", "manage.py", "runserver", "127.0.0.1:8010", "--noreload"]
+    assert worker[1:] == ["-A", "config", "worker", "--beat", "--loglevel=INFO", "--concurrency=2"]
+
+
+def test_supervisor_gives_every_part_the_environment_and_stops_when_one_ends(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    quick = _script(
+        tmp_path,
+        "quick",
+        f"import os; open({str(out / 'a')!r}, 'w').write(os.environ['PUBLIC_PORT'])",
+    )
+    slow = _script(
+        tmp_path,
+        "slow",
+        f"""
+        import os, time
+        open({str(out / "b")!r}, 'w').write(os.environ['PUBLIC_PORT'])
+        time.sleep(60)
+        """,
+    )
+    base = {k: v for k, v in os.environ.items() if k not in ("PUBLIC_PORT", "PUBLIC_SCHEME")}
+    env = run.child_environment("8010", base=base)
+    supervisor = run.Supervisor([quick, slow], env, grace=2)
+    started = time.monotonic()
+    assert supervisor.run() == 1  # a part ended on its own: an error for make
+    assert time.monotonic() - started < 5
+    assert ((out / "a").read_text(), (out / "b").read_text()) == ("8010", "8010")
+    assert [child.poll() is not None for child in supervisor.children] == [True, True]
+
+
+def test_supervisor_forwards_sigterm_once_then_kills_the_whole_group(tmp_path):
+    """A part that ignores SIGTERM (and has a child of its own) is killed after the grace time."""
+    pids = tmp_path / "pids"
+    stubborn = _script(
+        tmp_path,
+        "stubborn",
+        f"""
+        import os, signal, subprocess, sys, time
+        signal.signal(signal.SIGTERM, lambda *a: open({str(tmp_path / "terms")!r}, 'a').write('T'))
+        child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])
+        open({str(pids)!r}, 'w').write(f'{{os.getpid()}} {{child.pid}}')
+        while True:
+            time.sleep(0.1)
+        """,
+    )
+    supervisor = run.Supervisor([stubborn], dict(os.environ), grace=1.5)
+    result: list[int] = []
+    thread = threading.Thread(target=lambda: result.append(_run_in_thread(supervisor)))
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not pids.exists() or not pids.read_text().strip():
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    started = time.monotonic()
+    supervisor._on_signal(signal.SIGINT, None)  # what Ctrl-C calls
+    thread.join(10)
+    assert result == [0]
+    assert time.monotonic() - started < 4
+    assert (tmp_path / "terms").read_text() == "T"  # forwarded exactly once
+    assert [_alive(int(pid)) for pid in pids.read_text().split()] == [False, False]
+
+
+def _run_in_thread(supervisor: run.Supervisor) -> int:
+    # signal.signal works only in the main thread; the handler is called directly instead.
+    original = signal.signal
+    signal.signal = lambda *args: None  # type: ignore[assignment]
+    try:
+        return supervisor.run()
+    finally:
+        signal.signal = original
+
+
+def test_worker_environment_builds_mail_links_to_the_public_port():
+    """A worker process started with the supervisor's environment links to the public port."""
+    code = textwrap.dedent(
+        """
+        import django
+        django.setup()
+        from tenants.hosts import organization_url
+        from tenants.models import Organization
+        print(organization_url(Organization(slug="acme"), "/agent/tickets/7/"))
+        """
+    )
+    base = {k: v for k, v in os.environ.items() if k not in ("PUBLIC_PORT", "PUBLIC_SCHEME")}
+    base["DJANGO_SETTINGS_MODULE"] = "config.settings"
+    env = run.child_environment("8010", base=base)
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.stdout.strip() == "http://acme.localhost:8010/agent/tickets/7/", done.stderr

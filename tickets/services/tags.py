@@ -1,0 +1,150 @@
+"""Tags on tickets: add and remove them on a ticket, and rename, merge or delete a tag for the
+whole tenant. Every change writes a TicketEvent on each ticket it touches."""
+
+import re
+
+from django.db import transaction
+from django.db.models import Q
+
+from tickets.models import Tag, Ticket, TicketEvent, TicketTag
+from tickets.selectors import bump_list_version
+from tickets.services.timeline import _event, _event_row
+
+MAX_TAG_LENGTH = 50
+MAX_TAGS_AT_ONCE = 20
+
+
+class TagError(ValueError):
+    """Input a person can fix; the message says how."""
+
+
+def tag_names_parse(text: str) -> list[str]:
+    """Comma-separated names, whitespace collapsed, each once (ignoring case), in order."""
+    names: dict[str, str] = {}
+    for raw in text.split(","):
+        name = re.sub(r"\s+", " ", raw).strip()
+        if not name:
+            continue
+        if len(name) > MAX_TAG_LENGTH:
+            raise TagError(f"A tag is at most {MAX_TAG_LENGTH} characters: “{name[:20]}…”.")
+        names.setdefault(name.casefold(), name)
+    if len(names) > MAX_TAGS_AT_ONCE:
+        raise TagError(f"Add at most {MAX_TAGS_AT_ONCE} tags at once.")
+    return list(names.values())
+
+
+def _existing(names: list[str]) -> dict[str, Tag]:
+    if not names:
+        return {}
+    match = Q()
+    for name in names:
+        match |= Q(name__iexact=name)
+    return {t.name.casefold(): t for t in Tag.objects.filter(match)}
+
+
+def _tags_for(organization_id: int, names: list[str]) -> list[Tag]:
+    """The tenant's tags of these names, created if new (an existing tag keeps its spelling)."""
+    found = _existing(names)
+    tags = []
+    for name in names:
+        tag = found.get(name.casefold())
+        if tag is None:
+            tag = Tag.objects.create(organization_id=organization_id, name=name)
+            found[name.casefold()] = tag
+        tags.append(tag)
+    return tags
+
+
+def _changed(ticket: Ticket, actor_user, *, added=(), removed=()) -> None:
+    data = {"added": sorted(added, key=str.casefold), "removed": sorted(removed, key=str.casefold)}
+    _event(ticket, TicketEvent.Kind.TAGS, actor_user=actor_user, **data)
+    transaction.on_commit(lambda: bump_list_version(ticket.organization_id))
+
+
+@transaction.atomic
+def ticket_tags_add(*, ticket: Ticket, names: list[str], actor_user=None) -> list[str]:
+    """Tag the ticket; returns the names it did not have before."""
+    tags = _tags_for(ticket.organization_id, names)
+    have = set(TicketTag.objects.filter(ticket=ticket).values_list("tag_id", flat=True))
+    new = [t for t in tags if t.pk not in have]
+    TicketTag.objects.bulk_create(
+        [TicketTag(organization_id=ticket.organization_id, ticket=ticket, tag=t) for t in new],
+        ignore_conflicts=True,  # a concurrent add of the same tag: it is there either way
+    )
+    if new:
+        _changed(ticket, actor_user, added=[t.name for t in new])
+    return [t.name for t in new]
+
+
+@transaction.atomic
+def ticket_tags_remove(*, ticket: Ticket, names: list[str], actor_user=None) -> list[str]:
+    """Untag the ticket; returns the names it had. Unknown names are ignored."""
+    tags = list(_existing(names).values())
+    links = TicketTag.objects.filter(ticket=ticket, tag__in=tags)
+    removed = sorted(
+        Tag.objects.filter(pk__in=links.values("tag_id")).values_list("name", flat=True)
+    )
+    if removed:
+        links.delete()
+        _changed(ticket, actor_user, removed=removed)
+    return removed
+
+
+def _ticket_ids(tag: Tag) -> list[int]:
+    return list(TicketTag.objects.filter(tag=tag).values_list("ticket_id", flat=True))
+
+
+def _events_on(ticket_ids: list[int], organization_id: int, actor_user, **data) -> None:
+    tickets = [Ticket(pk=pk, organization_id=organization_id) for pk in ticket_ids]
+    TicketEvent.objects.bulk_create(
+        [_event_row(t, TicketEvent.Kind.TAGS, actor_user=actor_user, **data) for t in tickets]
+    )
+    transaction.on_commit(lambda: bump_list_version(organization_id))
+
+
+@transaction.atomic
+def tag_rename(*, tag: Tag, name: str, actor_user=None) -> Tag:
+    names = tag_names_parse(name)
+    if len(names) != 1:
+        raise TagError("Give the tag one name (no commas).")
+    new = names[0]
+    clash = _existing([new]).get(new.casefold())
+    if clash is not None and clash.pk != tag.pk:
+        raise TagError(f"There is already a tag “{clash.name}”: merge into it instead.")
+    old = tag.name
+    if old == new:
+        return tag
+    tag.name = new
+    tag.save(update_fields=["name"])
+    _events_on(_ticket_ids(tag), tag.organization_id, actor_user, **{"from": old, "to": new})
+    return tag
+
+
+@transaction.atomic
+def tag_merge(*, source: Tag, target: Tag, actor_user=None) -> int:
+    """Every ticket tagged `source` gets `target`; `source` is deleted. Returns the tickets."""
+    if source.pk == target.pk:
+        raise TagError("Pick another tag to merge into.")
+    ticket_ids = _ticket_ids(source)
+    already = set(TicketTag.objects.filter(tag=target).values_list("ticket_id", flat=True))
+    TicketTag.objects.bulk_create(
+        [
+            TicketTag(organization_id=source.organization_id, ticket_id=pk, tag=target)
+            for pk in ticket_ids
+            if pk not in already
+        ],
+        ignore_conflicts=True,
+    )
+    data = {"from": source.name, "to": target.name}
+    _events_on(ticket_ids, source.organization_id, actor_user, **data)
+    source.delete()
+    return len(ticket_ids)
+
+
+@transaction.atomic
+def tag_delete(*, tag: Tag, actor_user=None) -> int:
+    """Remove the tag from every ticket and delete it. Returns the tickets it was on."""
+    ticket_ids = _ticket_ids(tag)
+    _events_on(ticket_ids, tag.organization_id, actor_user, added=[], removed=[tag.name])
+    tag.delete()
+    return len(ticket_ids)
