@@ -10,16 +10,17 @@ tenant do not grow with the number of timers. Warnings need no working-hours che
 warn_at is a working instant already (sla.services.clock).
 """
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from sla.models import TicketSLA
 from sla.services.clock import LABELS
 from tenants.models import Organization
-from tenants.scoping import bulk_create_checked, tenant_scope
+from tenants.scoping import assert_writable, bulk_create_checked, tenant_scope
 from tickets import events
 from tickets.models import TicketEvent
 
@@ -70,12 +71,32 @@ def _scan_tenant(organization: Organization, now: datetime, limit: int) -> Scann
         TicketSLA.objects.filter(pk__in=[t[0] for t in warned]).update(warned_at=now)
     rows = [_event(organization, t, "breached") for t in breached]
     rows += [_event(organization, t, "warned") for t in warned]
-    bulk_create_checked(TicketEvent, rows)
+    _insert_events(rows)
     for name, claimed in ((events.SLA_BREACHED, breached), (events.SLA_WARNING, warned)):
         for _, ticket_id, target, due_at in claimed:
             data = {"target": target, "due_at": due_at.isoformat()}
             events.emit(events.DomainEvent(name, organization.pk, ticket_id, None, data))
     return Scanned(len(breached), len(warned))
+
+
+def _insert_events(rows: list[TicketEvent]) -> None:
+    """The timeline rows of a run, checked like every tenant write. On PostgreSQL they are
+    streamed with COPY: bulk_create has psycopg quote every value in Python, which cost some
+    80 ms per 1,000 rows of a run in bench/sla.py (a quarter of the scan)."""
+    if connection.vendor != "postgresql" or not rows:
+        bulk_create_checked(TicketEvent, rows)
+        return
+    for row in rows:
+        assert_writable(row)
+    table = TicketEvent._meta.db_table
+    copy_sql = f"COPY {table} (organization_id, ticket_id, kind, data, created_at) FROM STDIN"
+    # connection.cursor() is allow-listed here (Makefile lint): COPY has no ORM form, and every
+    # row's organization was checked against the active tenant just above.
+    with connection.cursor() as cursor, cursor.cursor.copy(copy_sql) as copy:
+        for row in rows:
+            copy.write_row(
+                (row.organization_id, row.ticket_id, row.kind, json.dumps(row.data), row.created_at)
+            )
 
 
 def _claim(timers, order: str, limit: int) -> list[tuple[int, int, str, datetime]]:

@@ -13,6 +13,7 @@ from sla.services.scan import sla_scan
 from tests.factories import make_ticket
 from tests.sla.helpers import berlin, policy
 from tickets import events
+from tickets.models import TicketEvent
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -56,6 +57,16 @@ def test_scan_marks_and_emits_each_breach_once_in_its_tenant(overdue, acme):
         (acme.org.pk, True),
         (overdue["globex"][0].organization_id, False),
     }
+    # The timeline rows (COPY on PostgreSQL, bulk_create elsewhere), in the ticket's tenant.
+    with acme.scope():
+        rows = TicketEvent.objects.filter(
+            kind=TicketEvent.Kind.SLA, data__action__in=["warned", "breached"]
+        )
+        written = sorted((r.ticket_id, r.data["action"], r.data["text"]) for r in rows)
+    assert written == sorted(
+        [(t.pk, "warned", "first response warning") for t in overdue["acme"]]
+        + [(t.pk, "breached", "first response breached") for t in overdue["acme"]]
+    )
 
 
 def test_a_paused_or_stopped_timer_is_not_claimed(overdue, acme):
