@@ -66,7 +66,11 @@ class Supervisor:
         self.stopping_since = time.monotonic()
         for child in self.children:
             if child.poll() is None:
-                _signal_group(child, signal.SIGTERM)
+                # The leader only: Celery's main process then stops its own pool (a SIGTERM to
+                # the whole group kills the pool under it and Celery logs each as an error).
+                # Whatever of the group is left after the grace period is killed.
+                with contextlib.suppress(ProcessLookupError):
+                    child.send_signal(signal.SIGTERM)
 
     def _kill(self) -> None:
         self.killed = True
