@@ -118,8 +118,7 @@ def user_sessions_end_for_member(*, organization: Organization, user: User) -> i
 
 def user_sessions_end_everywhere(*, user: User, keep_key: str | None = None) -> int:
     """A new password: every session of the user on every tenant ends but `keep_key`."""
-    # scopes_disabled: the password is the user's own, not a tenant's; the query names the user.
-    with scopes_disabled():
+    with scopes_disabled():  # a password is the user's, not a tenant's; the query names the user
         rows = list(UserSession.objects.filter(user=user).exclude(session_key=keep_key or ""))
         return _end(rows)
 
