@@ -11,7 +11,7 @@ from tenants import services as tenant_services
 from tenants.models import Membership, Organization, Team, User
 from tenants.scoping import tenant_scope
 
-pytest_plugins = ["tests.peers.smtp", "tests.peers.imap", "tests.peers.s3"]
+pytest_plugins = ["tests.peers.smtp", "tests.peers.imap", "tests.peers.s3", "tests.browser"]
 
 
 @pytest.fixture(autouse=True)

@@ -5,8 +5,8 @@ import shutil
 
 import pytest
 
+from tests.browser import CHROMIUM
 from tests.factories import make_ticket
-from tests.test_browser import CHROMIUM, browser_page  # noqa: F401  # the shared fixture
 from tickets.models import Comment, Ticket
 from tickets.services.comments import comment_create
 
@@ -24,7 +24,7 @@ document.addEventListener("securitypolicyviolation", (e) => {
 
 
 @pytest.mark.django_db(transaction=True)
-def test_workspace_runs_under_the_policy_without_violations(live_server, acme, browser_page):  # noqa: F811  # the fixture
+def test_workspace_runs_under_the_policy_without_violations(live_server, acme, browser_page):
     with acme.scope():
         ticket = make_ticket(acme.org, subject="Styled mail", body="Plain part")
         comment_create(

@@ -3,38 +3,19 @@ widths (a subject without spaces once made the list 3,497 px wide), cards on a p
 and the whole row as a link."""
 
 import shutil
-from pathlib import Path
 
 import pytest
 
+from tests.browser import ARTIFACTS, CHROMIUM
 from tests.factories import make_ticket
 from tickets.models import Ticket
 
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 LONG = "Unbreakable" * 40  # 440 characters, no spaces
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not shutil.which(CHROMIUM), reason="Chromium is installed by .ci/run"),
 ]
-
-
-@pytest.fixture
-def browser_page(monkeypatch):
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        page = browser.new_page(viewport={"width": 1366, "height": 900})
-        page.set_default_timeout(10_000)
-        yield page
-        browser.close()
 
 
 def _login(page, base):

@@ -9,8 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from tests.browser import ARTIFACTS, CHROMIUM
 from tests.factories import make_ticket
-from tests.test_browser import ARTIFACTS, CHROMIUM, browser_page  # noqa: F401  # the fixture
 from tickets.services.comments import comment_create
 
 pytestmark = [
@@ -62,7 +62,7 @@ def image_server():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_remote_image_loads_only_after_show_images(live_server, acme, browser_page, image_server):  # noqa: F811  # the fixture
+def test_remote_image_loads_only_after_show_images(live_server, acme, browser_page, image_server):
     origin, hits = image_server
     with acme.scope():
         ticket = make_ticket(acme.org, subject="Spring newsletter", body="Hello")

@@ -10,8 +10,8 @@ from django.utils import timezone
 
 from outbound_mail.models import OutgoingMessage
 from outbound_mail.services.sending import outgoing_send_due
+from tests.browser import ARTIFACTS, CHROMIUM
 from tests.factories import make_ticket
-from tests.test_browser import ARTIFACTS, CHROMIUM, browser_page  # noqa: F401  # the fixture
 from tickets.models import Comment
 
 pytestmark = [
@@ -38,7 +38,7 @@ def test_reply_with_status_updates_the_sidebar_in_place(
     live_server,
     acme,
     globex,
-    browser_page,  # noqa: F811  # the fixture
+    browser_page,
 ):
     page = browser_page
     _open_ticket(page, live_server, acme)
@@ -62,7 +62,7 @@ def test_undo_within_the_window_brings_the_draft_back_and_sends_nothing(
     live_server,
     acme,
     globex,
-    browser_page,  # noqa: F811  # the fixture
+    browser_page,
 ):
     page = browser_page
     ticket = _open_ticket(page, live_server, acme)

@@ -8,8 +8,8 @@ import shutil
 import pytest
 from django.core import mail
 
+from tests.browser import ARTIFACTS, CHROMIUM
 from tests.outbound.conftest import set_debounce
-from tests.test_browser import ARTIFACTS, CHROMIUM, browser_page  # noqa: F401  # the fixture
 from tests.test_browser_reply_flow import _open_ticket
 
 pytestmark = [
@@ -35,7 +35,7 @@ def test_rich_reply_reaches_the_customer_as_html_and_text(
     live_server,
     acme,
     globex,
-    browser_page,  # noqa: F811  # the fixture
+    browser_page,
 ):
     set_debounce(acme, 0)
     page = browser_page

@@ -3,8 +3,8 @@ the marked quarantine tab, in Chromium; screenshots under test-artifacts/."""
 
 import pytest
 
+from tests.browser import ARTIFACTS
 from tests.factories import make_ticket
-from tests.test_browser import ARTIFACTS, browser_page, pytestmark  # noqa: F401  # fixture
 from tickets.models import Priority, Ticket
 
 
@@ -17,7 +17,7 @@ def _sign_in(page, base: str) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_settings_index_and_confirmed_deletes(live_server, acme, globex, browser_page):  # noqa: F811
+def test_settings_index_and_confirmed_deletes(live_server, acme, globex, browser_page):
     with acme.scope():
         low, high = Priority.objects.order_by("rank")[:2]
         ticket = make_ticket(acme.org, priority=low)

@@ -170,18 +170,10 @@ RERENDER_FIELDS = [
     "updated_at",
 ]
 
-
+# What _refold changes: the re-render, the new wait, and the send state it may suppress or claim.
 REFOLD_FIELDS = [
-    "kind",
-    "automatic",
-    "changes",
-    "subject",
-    "body_text",
-    "body_html",
-    "headers",
-    "attachment_ids",
+    *RERENDER_FIELDS,
     "send_after",
-    "updated_at",
     "status",
     "last_error",
     "claim_token",

@@ -6,8 +6,8 @@ import pytest
 
 from inbound_mail.models import InboundAddress, InboundMessage, Mailbox
 from inbound_mail.services import intake
+from tests.browser import ARTIFACTS, CHROMIUM
 from tests.peers import free_port
-from tests.test_browser import ARTIFACTS, CHROMIUM, browser_page  # noqa: F401 - the fixture
 
 pytestmark = [
     pytest.mark.browser,
@@ -20,7 +20,7 @@ def test_admin_triages_quarantine_and_tests_a_mailbox(
     live_server,
     acme,
     globex,
-    browser_page,  # noqa: F811
+    browser_page,
     settings,
 ):
     settings.INBOUND_IMAP_ALLOW_PRIVATE_HOSTS = True  # the refused port is on loopback

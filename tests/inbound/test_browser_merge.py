@@ -5,9 +5,9 @@ import shutil
 
 import pytest
 
+from tests.browser import ARTIFACTS, CHROMIUM
 from tests.factories import make_ticket
 from tests.inbound.mails import mail, new_message_id
-from tests.test_browser import ARTIFACTS, CHROMIUM, browser_page  # noqa: F401  # the fixture
 from tickets.models import Comment, ContactEmail, CustomerDomain, Ticket
 from tickets.services.contacts import contact_get_or_create, customer_create
 
@@ -36,7 +36,7 @@ def test_merge_then_reply_to_merged_ticket_lands_on_survivor(
     live_server,
     support,
     deliver,
-    browser_page,  # noqa: F811  # the fixture
+    browser_page,
 ):
     acme, globex = support
     a_id, b_id = new_message_id(), new_message_id()
@@ -85,7 +85,7 @@ def test_merge_then_reply_to_merged_ticket_lands_on_survivor(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_contacts_and_customers_pages(live_server, acme, globex, browser_page):  # noqa: F811
+def test_contacts_and_customers_pages(live_server, acme, globex, browser_page):
     with acme.scope():
         customer = customer_create(organization=acme.org, name="Initech")
         CustomerDomain.objects.create(

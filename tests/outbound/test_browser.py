@@ -5,8 +5,8 @@ import shutil
 
 import pytest
 
+from tests.browser import ARTIFACTS, CHROMIUM
 from tests.factories import make_ticket
-from tests.test_browser import ARTIFACTS, CHROMIUM, browser_page  # noqa: F401 (fixture)
 
 pytestmark = [
     pytest.mark.browser,
@@ -28,7 +28,7 @@ def test_agent_hears_of_a_ticket_and_admin_previews_a_template(
     globex,
     mailer,
     run,
-    browser_page,  # noqa: F811
+    browser_page,
 ):
     with acme.scope(), run():
         make_ticket(acme.org, subject="Cannot print invoices", body="The printer is dead")

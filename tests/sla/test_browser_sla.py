@@ -10,8 +10,8 @@ import pytest
 from django.utils import timezone
 
 from sla.models import Calendar, Policy, TicketSLA
+from tests.browser import ARTIFACTS, CHROMIUM
 from tests.factories import make_ticket
-from tests.test_browser import ARTIFACTS, CHROMIUM, browser_page  # noqa: F401  (a fixture)
 
 pytestmark = [
     pytest.mark.browser,
@@ -28,7 +28,7 @@ def _login(page, base, email):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_admin_sets_up_sla_and_agent_sees_badges(live_server, acme, globex, browser_page):  # noqa: F811
+def test_admin_sets_up_sla_and_agent_sees_badges(live_server, acme, globex, browser_page):
     base = f"http://acme.localhost:{live_server.url.rsplit(':', 1)[1]}"
     page = browser_page
     _login(page, base, "admin@acme.test")
