@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "inbound_mail",
     "outbound_mail",
     "sla",
+    "automations",
     "demo",  # seed_demo; above every other app
 ]
 
@@ -242,6 +243,11 @@ CELERY_BEAT_SCHEDULE.update(
 )
 # SLA: warnings and breaches whose time has come, every minute (sla.services.scan).
 CELERY_BEAT_SCHEDULE["sla-scan"] = {"task": "sla.scan", "schedule": 60.0}
+# Time-based automation rules ("pending for 72 hours"): automations.services.scan.
+CELERY_BEAT_SCHEDULE["automations-time-scan"] = {
+    "task": "automations.time_scan",
+    "schedule": 120.0,
+}
 
 # Sessions live in the database and are read through the cache (one query saved per request).
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"

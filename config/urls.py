@@ -6,7 +6,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from tenants import auth_views as tenant_auth_views
-from tenants import security_views
+from tenants import away_views, security_views
 from tenants import settings_views as tenant_settings
 from tenants.forms import TenantAuthenticationForm
 from tickets import views as ticket_views
@@ -61,9 +61,11 @@ urlpatterns = [
         security_views.account_sessions_end_others,
         name="account_sessions_end_others",
     ),
+    path("agent/account/away/", away_views.account_away, name="account_away"),
     path("agent/", include("tickets.urls")),
     path("settings/", tenant_settings.index, name="settings_index"),
     path("settings/", include("config.urls_settings")),
     path("", include("inbound_mail.urls")),
     path("", include("outbound_mail.urls")),
+    path("", include("automations.macro_urls")),  # macros: /agent/… and /settings/macros/
 ]

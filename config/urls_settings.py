@@ -42,4 +42,5 @@ urlpatterns = [
     path("teams/<int:pk>/delete/", tenant_settings.team_delete, name="settings_team_delete"),
     path("audit/", security_views.audit_log, name="settings_audit"),
     path("sla/", include("sla.urls")),
+    path("automations/", include("automations.urls")),
 ]

@@ -20,6 +20,8 @@ class Kind(models.TextChoices):
     STAFF_MAIL_UNVERIFIED = "staff_mail_unverified", "Unverified mail in your name"
     FORWARD = "forward", "Forwarded message"
     TEST = "test", "Test email"
+    AUTOMATION_MAIL = "automation_mail", "Automation mail to the requester"
+    AUTOMATION_NOTICE = "automation_notice", "Automation notice"
 
 
 CUSTOMER_KINDS = (
@@ -27,6 +29,7 @@ CUSTOMER_KINDS = (
     Kind.AGENT_REPLY,
     Kind.TICKET_RESOLVED,
     Kind.STATUS_CHANGED,
+    Kind.AUTOMATION_MAIL,
 )
 AGENT_KINDS = (
     Kind.NEW_TICKET_ALERT,
@@ -34,8 +37,13 @@ AGENT_KINDS = (
     Kind.ASSIGNMENT,
     Kind.SLA_WARNING,
     Kind.SLA_BREACH,
+    Kind.AUTOMATION_NOTICE,
 )
-TEMPLATE_KINDS = CUSTOMER_KINDS + AGENT_KINDS
+# What an automation rule (or a macro) sends says what its author wrote there
+# (outbound_mail.services.automation_mail), so the tenant has no template to edit for them; the
+# notice still has a preference row like every agent kind.
+RULE_KINDS = (Kind.AUTOMATION_MAIL, Kind.AUTOMATION_NOTICE)
+TEMPLATE_KINDS = tuple(k for k in CUSTOMER_KINDS + AGENT_KINDS if k not in RULE_KINDS)
 # Security notices to one agent: always mailed (no preference turns them off), always the
 # shipped template (no tenant template can hide what they say).
 NOTICE_KINDS = (Kind.STAFF_MAIL_UNVERIFIED,)
@@ -48,6 +56,7 @@ AUTO_SUBMITTED = {
     Kind.NEW_TICKET_CONFIRMATION: "auto-replied",  # a direct answer to the customer's message
     Kind.TICKET_RESOLVED: "auto-generated",
     Kind.STATUS_CHANGED: "auto-generated",
+    Kind.AUTOMATION_MAIL: "auto-generated",
     **dict.fromkeys(AGENT_KINDS, "auto-generated"),
     **dict.fromkeys(NOTICE_KINDS, "auto-generated"),
 }

@@ -11,6 +11,8 @@ NAMES = (
     events.ASSIGNED,
     events.STAFF_MAIL_UNVERIFIED,
     events.TICKET_FORWARDED,
+    events.AUTOMATION_MAIL,
+    events.AUTOMATION_NOTIFY,
     kinds.SLA_WARNING,
     kinds.SLA_BREACHED,
 )

@@ -129,6 +129,8 @@ class Membership(TenantModel):
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=16, choices=ROLES, default=AGENT)
+    # Away agents keep their tickets but get no new ones from round-robin or least-loaded.
+    is_away = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

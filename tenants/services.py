@@ -102,6 +102,15 @@ def member_change_role(*, membership: Membership, role: str) -> Membership:
     return membership
 
 
+def membership_set_away(*, membership: Membership, is_away: bool) -> Membership:
+    """Away agents keep their tickets but get none from round-robin or least-loaded assignment
+    (automations.assignment) until they are back."""
+    if membership.is_away != is_away:
+        membership.is_away = is_away
+        membership.save(update_fields=["is_away"])
+    return membership
+
+
 @transaction.atomic
 def member_remove(*, membership: Membership) -> None:
     if membership.role == Membership.ADMIN and _admins_left_without(membership) == 0:

@@ -9,7 +9,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from tenants import confirm, services, settings_nav
+from tenants import confirm, deletion_guards, services, settings_nav
 from tenants.access import admin_required
 from tenants.forms import TenantPasswordResetForm
 from tenants.hosts import organization_url
@@ -105,6 +105,12 @@ def member_role(request, pk: int):
 @admin_required
 def member_remove(request, pk: int):
     membership = _membership(pk)
+    what = f"{membership.user.display_name} ({membership.user.email})"
+    cancel_url = reverse("settings_members")
+    if refused := deletion_guards.refusal(
+        request, membership, what=what, cancel_url=cancel_url, verb="remove"
+    ):
+        return refused
     question = f"Remove {membership.user.display_name} ({membership.user.email})?"
     asking = confirm.unconfirmed(
         request,
@@ -148,10 +154,11 @@ def teams(request):
         messages.success(request, "Team saved.")
         return redirect("settings_teams")
     rows = list(Team.objects.prefetch_related("teammember_set__user"))
+    away_ids = set(Membership.objects.filter(is_away=True).values_list("user_id", flat=True))
     return render(
         request,
         "settings/teams.html",
-        {"rows": rows, "form": form, "editing": team},
+        {"rows": rows, "form": form, "editing": team, "away_ids": away_ids},
         status=400 if request.method == "POST" else 200,
     )
 
@@ -165,6 +172,9 @@ def team_delete(request, pk: int):
     question = f"Delete the team “{team.name}”?"
     detail = "Its tickets keep no team."
     cancel_url = reverse("settings_teams")
+    what = f"the team “{team.name}”"
+    if refused := deletion_guards.refusal(request, team, what=what, cancel_url=cancel_url):
+        return refused
     if asking := confirm.unconfirmed(request, confirm.Confirmation(question, cancel_url, detail)):
         return asking
     team.delete()

@@ -38,3 +38,25 @@ def browser_page(monkeypatch):
         page.set_default_timeout(10_000)
         yield page
         browser.close()
+
+
+# axe-core (shipped inside the axe-playwright-python wheel) checks a page's accessibility. It is
+# evaluated through the DevTools protocol, which the pages' CSP does not govern, so the policy
+# stays on for the rest of the test.
+AXE_IMPACTS = ("serious", "critical")
+
+
+def axe_violations(page, *, impacts=AXE_IMPACTS) -> list[str]:
+    """The page's axe-core violations of these impacts, as "rule: target" lines (empty: none)."""
+    import axe_playwright_python
+
+    script = Path(axe_playwright_python.__file__).with_name("axe.min.js").read_text()
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.evaluate(f"() => {{ {script}\n}}")
+        page.evaluate("() => { window.axe = window.axe || globalThis.axe; }")
+    result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    return [
+        f"{v['id']} ({v['impact']}): {', '.join(str(n['target']) for n in v['nodes'][:3])}"
+        for v in result["violations"]
+        if v.get("impact") in impacts
+    ]

@@ -34,11 +34,13 @@ READERS = {
     "config/urls.py",  # the tenant's login and logout
     "inbound_mail/urls_platform_auth.py",  # the platform's login and logout
     "tenants/redirects.py",  # safe_next itself
+    "tenants/away_views.py",  # the away switch (walked in tests/automations/test_away.py)
 }
 TEMPLATES_SENDING_NEXT = {
     "templates/registration/login.html",
     "templates/inbound_mail/platform_login.html",
     "templates/tickets/list.html",  # the bulk form
+    "templates/agent_base.html",  # the away switch in the user menu
 }
 
 

@@ -5,13 +5,16 @@ presence as they arrive) registers a Contribution in its AppConfig.ready(). The 
 adds every registered prefetch to the comments it loads, so the page keeps a fixed number of
 queries however many comments it shows, and the templates include every registered fragment:
 `comment_templates` in each comment's header (with `c`, the comment, and `ticket` in context),
-`sidebar_templates` in the sidebar (with `ticket`).
+`sidebar_templates` in the sidebar (with `ticket`), `reply_toolbar_templates` under the reply
+box (with `ticket`: controls that act on the whole ticket, e.g. "Apply macro").
 
 The ticket list takes contributions too (SLA badges, filters and sorts today): `list_queryset`
 adds annotations or prefetches to the rows a page loads (a fixed number of queries however many
 rows), `list_row_templates` are included in each row (with `t`, the ticket), `list_filters` are
 extra choices of the list's `only` parameter and `list_sorts` extra sort keys on a field that the
-sort's own `annotate` adds (nullable; rows without a value sort last).
+sort's own `annotate` adds (nullable; rows without a value sort last). `bulk_action_templates`
+are included in the selection's bulk bar, inside its form (a button with its own `formaction`
+receives the same `tickets`, `all_matching`, `query` and `next` fields).
 """
 
 from collections.abc import Callable, Sequence
@@ -53,6 +56,7 @@ class Contribution:
     comment_prefetches: Callable[[], Sequence[Prefetch]] = tuple
     comment_templates: tuple[str, ...] = ()
     sidebar_templates: tuple[str, ...] = ()
+    reply_toolbar_templates: tuple[str, ...] = ()
     # The ticket page's own prefetches (beside the comments'), e.g. the SLA timers with policies.
     ticket_prefetches: Callable[[], Sequence[Prefetch]] = tuple
     # The ticket list (see the module docstring).
@@ -60,6 +64,7 @@ class Contribution:
     list_row_templates: tuple[str, ...] = ()
     list_filters: tuple[ListFilter, ...] = ()
     list_sorts: tuple[ListSort, ...] = ()
+    bulk_action_templates: tuple[str, ...] = ()
 
 
 _contributions: dict[str, Contribution] = {}
@@ -80,6 +85,14 @@ def comment_templates() -> list[str]:
 
 def sidebar_templates() -> list[str]:
     return [t for c in _contributions.values() for t in c.sidebar_templates]
+
+
+def reply_toolbar_templates() -> list[str]:
+    return [t for c in _contributions.values() for t in c.reply_toolbar_templates]
+
+
+def bulk_action_templates() -> list[str]:
+    return [t for c in _contributions.values() for t in c.bulk_action_templates]
 
 
 def ticket_prefetches() -> list[Prefetch]:

@@ -9,9 +9,11 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from django.db import transaction
+
+from tickets import causes
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +35,13 @@ SLA_BREACHED = "sla.breached"
 # An agent forwarded one message or the ticket's public conversation (tickets.services.forwarding).
 # Data: {"to": [addresses], "note": the agent's Markdown note, "comment_id": the message or None}.
 TICKET_FORWARDED = "ticket.forwarded"
+# An automation rule's actions (automations.actions), for outbound_mail to deliver: a mail from
+# the rule's own template to the requester, and a notice to agents (mail and in-app, after each
+# one's preferences). Data: {"rule": name, "kind": "automation" | "macro", "subject": template,
+# "body": template, "after_automatic": the rule heard an auto-reply (RFC 3834: never answer)}
+# and {"rule": name, "kind": ..., "user_ids": [ids], "message": template}.
+AUTOMATION_MAIL = "automation.mail"
+AUTOMATION_NOTIFY = "automation.notify"
 
 
 @dataclass(frozen=True)
@@ -42,6 +51,8 @@ class DomainEvent:
     ticket_id: int
     actor_user_id: int | None = None
     data: dict = field(default_factory=dict)
+    # tickets.causes.Cause.as_dict() when an automation or a macro made it; set by emit.
+    cause: dict | None = None
 
 
 Handler = Callable[[DomainEvent], None]
@@ -74,6 +85,9 @@ def muted() -> Iterator[None]:
 def emit(event: DomainEvent) -> None:
     if _muted.get():
         return
+    cause = causes.current()
+    if cause is not None and event.cause is None:
+        event = replace(event, cause=cause.as_dict())
     transaction.on_commit(lambda: _dispatch(event))
 
 

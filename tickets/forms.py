@@ -2,6 +2,7 @@
 
 from django import forms
 from django.conf import settings
+from django.db.models import Exists, OuterRef
 
 from tenants.models import Membership, Team, User
 from tickets import contributions
@@ -31,9 +32,13 @@ class MultipleFileField(forms.FileField):
 
 
 def agents_queryset():
-    return User.objects.filter(
-        pk__in=Membership.objects.values("user_id"), is_active=True
-    ).order_by("name", "email")
+    # is_away: pickers mark away agents, who get no automatic assignments (tenants.away_views).
+    away = Membership.objects.filter(user_id=OuterRef("pk"), is_away=True)
+    return (
+        User.objects.filter(pk__in=Membership.objects.values("user_id"), is_active=True)
+        .annotate(is_away=Exists(away))
+        .order_by("name", "email")
+    )
 
 
 def _sort_choices() -> list[tuple[str, str]]:

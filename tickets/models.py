@@ -153,6 +153,11 @@ class Ticket(TenantModel):
     first_response_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # When the ticket entered its current status, and the last public message of each side:
+    # the clocks of time-based automations ("pending for 72 hours"), each scanned by its index.
+    status_changed_at = models.DateTimeField(default=timezone.now)
+    last_customer_message_at = models.DateTimeField(null=True, blank=True)
+    last_agent_reply_at = models.DateTimeField(null=True, blank=True)
     # Set when this ticket was merged into another (tickets.services.merge): mail and links to
     # it lead to the survivor.
     merged_into = models.ForeignKey(
@@ -188,6 +193,17 @@ class Ticket(TenantModel):
             ),
             models.Index(fields=["organization", "-created_at", "-id"], name="ticket_org_created"),
             models.Index(fields=["organization", "requester"], name="ticket_org_requester"),
+            models.Index(
+                fields=["organization", "status", "status_changed_at", "id"],
+                name="ticket_org_status_since",
+            ),
+            models.Index(
+                fields=["organization", "last_customer_message_at", "id"],
+                name="ticket_org_customer_msg",
+            ),
+            models.Index(
+                fields=["organization", "last_agent_reply_at", "id"], name="ticket_org_agent_reply"
+            ),
         ]
 
     def __str__(self):
@@ -309,6 +325,10 @@ class TicketEvent(TenantModel):
         MERGED = "merged", "Merged"
         SPLIT = "split", "Split"
         CONTACT_MERGED = "contact_merged", "Contact merged"
+        # One run of an automation rule, or one macro applied: the rows it changed carry the
+        # same data["via"]["run"] and show under it (tickets.causes).
+        AUTOMATION = "automation", "Automation"
+        MACRO = "macro", "Macro"
 
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=16, choices=Kind.choices)

@@ -7,7 +7,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from tenants import confirm
+from tenants import confirm, deletion_guards
 from tenants.access import admin_required
 from tickets import placeholders, settings_services
 from tickets.models import CannedResponse, Priority, Status, Ticket
@@ -75,7 +75,11 @@ def status_delete(request, pk: int):
 
 
 def _delete_with_replacement(request, *, row, noun, replacements, in_use, delete, list_url):
-    """Confirm, and for a row tickets use, ask where they go; then delete in one service call."""
+    """Confirm, and for a row tickets use, ask where they go; then delete in one service call.
+    A row that automations name is refused first (tenants.deletion_guards)."""
+    what, cancel_url = f"the {noun} “{row.name}”", reverse(list_url)
+    if refused := deletion_guards.refusal(request, row, what=what, cancel_url=cancel_url):
+        return refused
     options = {str(r.pk): r for r in replacements}
     picked = request.POST.get("replacement", "")
     replacement = options.get(picked)

@@ -74,6 +74,7 @@ def ticket_list(request):
         "list_row_templates": contributions.list_row_templates(),
         "list_filters": list(contributions.list_filters().values()),
         "list_sorts": list(contributions.list_sorts().values()),
+        "bulk_action_templates": contributions.bulk_action_templates(),
         "statuses": list(Status.objects.all()),
         "priorities": list(Priority.objects.all()),
         "agents": list(agents_queryset()),
@@ -107,6 +108,7 @@ def _detail_context(request, ticket, reply_form=None):
         # What the apps built on tickets show on this page (tickets.contributions).
         "comment_templates": contributions.comment_templates(),
         "sidebar_templates": contributions.sidebar_templates(),
+        "reply_toolbar_templates": contributions.reply_toolbar_templates(),
         # Senders whose remote images show; everyone else's are blocked (tickets.remote_images).
         "image_senders": remote_images.allowed_senders(ticket),
     }
@@ -197,6 +199,14 @@ def _main_response(request, number: int, reply_form=None):
     response = render(request, "tickets/_main.html", context)
     response["HX-Trigger"] = "ticket-changed"
     return response
+
+
+def ticket_main_response(request, number: int):
+    """What a change made from the ticket page answers with (apps above tickets use it too: a
+    macro applied): the main column and the sidebar for htmx, else the ticket page again."""
+    if not request.htmx:
+        return redirect("tickets:detail", number=number)
+    return _main_response(request, number)
 
 
 @require_POST

@@ -8,7 +8,7 @@ from django.db import transaction
 from outbound_mail import kinds, placeholders, selectors
 from outbound_mail.kinds import Channel, Kind
 from outbound_mail.models import MailSettings, Notification
-from outbound_mail.services import forwarding, outbox
+from outbound_mail.services import automation_mail, forwarding, outbox
 from outbound_mail.services.customer_updates import customer_update
 from outbound_mail.services.outbox import EventContext, Queued, Recipient
 from tenants.hosts import organization_url
@@ -155,6 +155,14 @@ def _on_staff_mail_unverified(ctx: EventContext) -> None:
     outbox.queue(ctx, Kind.STAFF_MAIL_UNVERIFIED, recipient, values, automatic=True)
 
 
+def _on_automation_notify(ctx: EventContext) -> None:
+    """The agents a rule (or a macro) named hear its message, after their preferences."""
+    ids = [i for i in ctx.data.get("user_ids", []) if isinstance(i, int)]
+    users = list(User.objects.filter(pk__in=ids))
+    extra = automation_mail.notice_values(ctx)
+    _agent_alert(ctx, Kind.AUTOMATION_NOTICE, users, extra=extra)
+
+
 HANDLERS = {
     events.TICKET_CREATED: _on_ticket_created,
     events.COMMENT_ADDED: _on_comment_added,
@@ -162,6 +170,8 @@ HANDLERS = {
     events.ASSIGNED: _on_assigned,
     events.STAFF_MAIL_UNVERIFIED: _on_staff_mail_unverified,
     events.TICKET_FORWARDED: forwarding.on_forwarded,
+    events.AUTOMATION_MAIL: automation_mail.on_mail,
+    events.AUTOMATION_NOTIFY: _on_automation_notify,
     kinds.SLA_WARNING: _on_sla(Kind.SLA_WARNING),
     kinds.SLA_BREACHED: _on_sla(Kind.SLA_BREACH),
 }
@@ -257,6 +267,7 @@ TITLES = {
     Kind.ASSIGNMENT: "#{ticket_number} assigned to you: {ticket_subject}",
     Kind.SLA_WARNING: "SLA warning on #{ticket_number}: {sla_target} due {sla_due_at}",
     Kind.SLA_BREACH: "SLA breached on #{ticket_number}: {sla_target} was due {sla_due_at}",
+    Kind.AUTOMATION_NOTICE: "{rule_label} “{rule_name}” on #{ticket_number}: {ticket_subject}",
 }
 
 

@@ -153,13 +153,14 @@ def queue(
     attachment_ids: Sequence[int] = (),
     send_after: datetime | None = None,
     extra_headers: dict[str, str] | None = None,
+    source: rendering.Source | None = None,
 ) -> OutgoingMessage:
     """Render one message for one recipient and store it, withheld with the reason if unsafe.
 
     `extra_headers` are display headers (a reply's To and Cc); the row still goes to
-    `recipient` alone."""
+    `recipient` alone. `source` replaces the kind's template (an automation's own text)."""
     withheld = _withheld(ctx, recipient, automatic)
-    rendered = render(ctx, kind, {**values, "recipient_name": recipient.name})
+    rendered = render(ctx, kind, {**values, "recipient_name": recipient.name}, source=source)
     row = OutgoingMessage(
         organization=ctx.organization,
         ticket=ctx.ticket,
@@ -310,10 +311,12 @@ def _staff_reply_to(ctx: EventContext, user: User) -> str:
     return inbound.address  # the agent's token still rides in our Message-ID
 
 
-def render(ctx: EventContext, kind: str, values: dict) -> rendering.Rendered:
-    """The tenant's template, or the default when it fails on this data; branded."""
+def render(
+    ctx: EventContext, kind: str, values: dict, *, source: rendering.Source | None = None
+) -> rendering.Rendered:
+    """The tenant's template (or `source`), or the default when it fails on this data; branded."""
     try:
-        rendered = rendering.render(ctx.source(kind), values)
+        rendered = rendering.render(source or ctx.source(kind), values)
     except rendering.TemplateError:
         logger.warning("template %s of organization %s failed; default used", kind, ctx.ticket)
         rendered = rendering.render(rendering.default_source(kind), values)

@@ -98,6 +98,7 @@ def test_behaviour_and_defaults_pages_save(acme):
             "assignment": "both",
             "sla_warning": "in_app",
             "sla_breach": "both",
+            "automation_notice": "email",
         },
     )
     with acme.scope():
@@ -114,6 +115,7 @@ def test_behaviour_and_defaults_pages_save(acme):
         "assignment": "both",
         "sla_warning": "in_app",
         "sla_breach": "both",
+        "automation_notice": "email",
     }
 
 

@@ -191,6 +191,7 @@ class Bulk:
                 source=opening.source,
                 body_text=opening.body["body_text"],
                 created_at=opening.created_at,
+                last_customer_message_at=opening.created_at,
             )
         bulk_create_checked(Ticket, [o.ticket for o in openings])
         event_rows.extend(_created_event_row(o.ticket, None, o.source) for o in openings)
@@ -247,7 +248,9 @@ class Bulk:
         fields: set[str] = set()
         for reply in replies:
             ticket, comment = reply.ticket, reply.comment
-            changes = _comment_ticket_fields(ticket, comment, comment.created_at)
+            changes = _comment_ticket_fields(
+                ticket, comment, comment.created_at, auto_generated=reply.auto_generated
+            )
             for name, value in changes.items():
                 setattr(ticket, name, value)
             fields.update(changes)

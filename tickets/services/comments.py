@@ -5,6 +5,7 @@ comment made public or internal."""
 from collections.abc import Sequence
 
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from tenants.models import User
@@ -69,7 +70,7 @@ def comment_create(
     )
     if is_public and author_user is not None:
         _address_reply(ticket, comment, list(cc), list(bcc), author_user)
-    fields = _comment_ticket_fields(ticket, comment, now)
+    fields = _comment_ticket_fields(ticket, comment, now, auto_generated=auto_generated)
     Ticket.objects.filter(pk=ticket.pk).update(**fields)
     for name, value in fields.items():
         setattr(ticket, name, value)
@@ -144,14 +145,27 @@ def _comment_row(
     )
 
 
-def _comment_ticket_fields(ticket: Ticket, comment: Comment, now) -> dict:
+def _comment_ticket_fields(ticket: Ticket, comment: Comment, now, *, auto_generated=False) -> dict:
     """What a new comment changes on its ticket."""
     fields = {"last_activity_at": now, "updated_at": now}
     if comment.is_public:
         fields["last_message_preview"] = _preview(comment.body_text)
     if comment.is_public and comment.author_user_id and ticket.first_response_at is None:
         fields["first_response_at"] = now
+    fields.update(_message_clocks(comment, now, auto_generated=auto_generated))
     return fields
+
+
+def _message_clocks(comment: Comment, now, *, auto_generated=False) -> dict:
+    """The clocks of "hours since the last customer message / agent reply" automations: a
+    public comment by an agent, or by a contact (an auto-reply is not the customer writing)."""
+    if not comment.is_public:
+        return {}
+    if comment.author_user_id:
+        return {"last_agent_reply_at": now}
+    if comment.author_contact_id and not auto_generated:
+        return {"last_customer_message_at": now}
+    return {}
 
 
 def _preview(text: str) -> str:
@@ -234,6 +248,8 @@ def comment_set_public(*, comment: Comment, public: bool, actor_user: User) -> C
         to="public" if public else "internal",
     )
     if public:
+        # The note reaches the customer now: an agent's reply from here on.
+        Ticket.objects.filter(pk=ticket.pk).update(last_agent_reply_at=timezone.now())
         events.emit(_comment_added(comment, send_now=False, auto_generated=False))
     else:
         _after_removal(ticket, comment)
@@ -251,9 +267,13 @@ def _withdraw_mail(comment: Comment) -> None:
 
 
 def _after_removal(ticket: Ticket, removed: Comment) -> None:
-    """The first response and the list's preview follow the public replies that are left."""
+    """The first response, the last agent reply and the list's preview follow the public
+    replies that are left."""
     public = ticket.comments.filter(is_public=True).exclude(pk=removed.pk)
     fields: dict = {}
+    if ticket.last_agent_reply_at is not None and removed.author_user_id:
+        last_reply = public.filter(author_user__isnull=False).aggregate(at=Max("created_at"))
+        fields["last_agent_reply_at"] = last_reply["at"]
     if ticket.first_response_at is not None and ticket.first_response_at == removed.created_at:
         later = public.filter(author_user__isnull=False, created_at__gte=removed.created_at)
         first = later.order_by("created_at", "id").first()

@@ -9,7 +9,7 @@ threading and outbox rows move in the same transaction).
 import dataclasses
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Max, Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -27,7 +27,7 @@ from tickets.models import (
     TicketEvent,
 )
 from tickets.selectors import bump_list_version
-from tickets.services.comments import _preview
+from tickets.services.comments import _message_clocks, _preview
 from tickets.services.defaults import default_status
 from tickets.services.status_change import STATUS_FIELDS, _status_change
 from tickets.services.tickets import _created_event_row, _next_number, _ticket_row
@@ -126,10 +126,21 @@ def _repoint_inline_images(comments: list[Comment], old: int, new: int) -> None:
 
 
 def _refresh_activity(ticket: Ticket) -> None:
-    latest = Comment.objects.filter(ticket=ticket, is_public=True).order_by("-created_at").first()
+    public = Comment.objects.filter(ticket=ticket, is_public=True)
+    latest = public.order_by("-created_at").first()
     ticket.last_message_preview = _preview(latest.body_text) if latest else ""
     ticket.updated_at = ticket.last_activity_at = timezone.now()
-    ticket.save(update_fields=["last_message_preview", "updated_at", "last_activity_at"])
+    # The automations' clocks follow the public messages the ticket holds now.
+    clocks = public.aggregate(
+        last_agent_reply_at=Max("created_at", filter=Q(author_user__isnull=False)),
+        last_customer_message_at=Max(
+            "created_at", filter=Q(author_user__isnull=True, author_contact__isnull=False)
+        ),
+    )
+    for name, value in clocks.items():
+        setattr(ticket, name, value)
+    fields = ["last_message_preview", "updated_at", "last_activity_at", *clocks]
+    ticket.save(update_fields=fields)
 
 
 @transaction.atomic
@@ -154,6 +165,7 @@ def ticket_split(*, comment: Comment, actor_user: User, subject: str = "") -> Ti
         created_at=timezone.now(),
         team=ticket.team,
         assignee=ticket.assignee,
+        **_message_clocks(comment, comment.created_at),
     )
     new.save()
     _created_event_row(new, actor_user, Ticket.Source.AGENT).save()

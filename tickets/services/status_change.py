@@ -20,7 +20,14 @@ def _set_status(ticket, status, *, actor_user=None, actor_contact=None) -> None:
     events.emit(domain_event)
 
 
-STATUS_FIELDS = ["status", "status_category", "updated_at", "resolved_at", "closed_at"]
+STATUS_FIELDS = [
+    "status",
+    "status_category",
+    "updated_at",
+    "resolved_at",
+    "closed_at",
+    "status_changed_at",
+]
 
 
 def _status_change(ticket, status, *, actor_user=None, actor_contact=None):
@@ -33,6 +40,7 @@ def _status_change(ticket, status, *, actor_user=None, actor_contact=None):
     ticket.status = status
     ticket.status_category = status.category
     ticket.updated_at = now
+    ticket.status_changed_at = now  # the clock of "hours in status" automations restarts
     ticket.resolved_at = (ticket.resolved_at or now) if status.category in DONE_CATEGORIES else None
     ticket.closed_at = now if status.category == StatusCategory.CLOSED else None
     event = _event_row(
@@ -52,6 +60,11 @@ def _status_change(ticket, status, *, actor_user=None, actor_contact=None):
             "to": status.name,
             "from_category": old.category,
             "to_category": status.category,
+            # For automations: "changed to" matches by id, and a customer's reply that
+            # reopens the ticket is the customer's change.
+            "from_id": old.pk,
+            "to_id": status.pk,
+            "by_contact": actor_contact is not None and actor_user is None,
         },
     )
     return event, domain_event

@@ -3,7 +3,7 @@ whole tenant. Every change writes a TicketEvent on each ticket it touches."""
 
 import re
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from tickets.models import Tag, Ticket, TicketEvent, TicketTag
@@ -49,10 +49,20 @@ def _tags_for(organization_id: int, names: list[str]) -> list[Tag]:
     for name in names:
         tag = found.get(name.casefold())
         if tag is None:
-            tag = Tag.objects.create(organization_id=organization_id, name=name)
+            tag = _tag_create(organization_id, name)
             found[name.casefold()] = tag
         tags.append(tag)
     return tags
+
+
+def _tag_create(organization_id: int, name: str) -> Tag:
+    # Two changes naming the same new tag at once (automation rules in two workers): the
+    # unique index makes the second wait for the first and fail; it takes the first's tag.
+    try:
+        with transaction.atomic():
+            return Tag.objects.create(organization_id=organization_id, name=name)
+    except IntegrityError:
+        return Tag.objects.get(name__iexact=name)
 
 
 def _changed(ticket: Ticket, actor_user, *, added=(), removed=()) -> None:

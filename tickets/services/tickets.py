@@ -60,6 +60,7 @@ def ticket_create(
         created_at=now,
         team=team,
         assignee=assignee,
+        **_first_message_clock(now, by_agent=actor_user is not None, public=is_public),
     )
     ticket.save()
     _created_event_row(ticket, actor_user, source).save()
@@ -115,6 +116,8 @@ def _ticket_row(
     created_at,
     team=None,
     assignee=None,
+    last_customer_message_at=None,
+    last_agent_reply_at=None,
 ) -> Ticket:
     return Ticket(
         organization=organization,
@@ -132,7 +135,18 @@ def _ticket_row(
         created_at=created_at,
         updated_at=created_at,
         last_activity_at=created_at,
+        status_changed_at=created_at,
+        last_customer_message_at=last_customer_message_at,
+        last_agent_reply_at=last_agent_reply_at,
     )
+
+
+def _first_message_clock(at, *, by_agent: bool, public: bool) -> dict:
+    """_ticket_row's clock for its first comment: a customer's message, or an agent's public
+    reply (an agent opening a ticket for a customer writes to them)."""
+    if not public:
+        return {}
+    return {"last_agent_reply_at": at} if by_agent else {"last_customer_message_at": at}
 
 
 def _channel_of(source: str) -> str:
@@ -192,7 +206,8 @@ def ticket_change_priority(*, ticket: Ticket, priority: Priority, actor_user=Non
                 ticket.organization_id,
                 ticket.pk,
                 actor_user.pk if actor_user else None,
-                {"from": old.name, "to": priority.name},
+                # The ids too: automations match "changed to" by id (names change).
+                {"from": old.name, "to": priority.name, "from_id": old.pk, "to_id": priority.pk},
             )
         )
         transaction.on_commit(lambda: bump_list_version(ticket.organization_id))

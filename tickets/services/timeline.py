@@ -1,6 +1,8 @@
 """TicketEvent rows: the ticket's timeline and audit log, naming who acted; every change writes
-one."""
+one.
+Rows made under a tickets.causes.Cause say so in `data["via"]`."""
 
+from tickets import causes
 from tickets.models import TicketEvent
 
 
@@ -11,6 +13,9 @@ def _event(ticket, kind, *, actor_user=None, actor_contact=None, **data) -> Tick
 
 
 def _event_row(ticket, kind, *, actor_user=None, actor_contact=None, **data) -> TicketEvent:
+    cause = causes.current()
+    if cause is not None:
+        data["via"] = cause.stamp()  # an automation or a macro made it (tickets.causes)
     return TicketEvent(
         organization_id=ticket.organization_id,
         ticket=ticket,

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
-from demo import sla_seed
+from demo import automations_seed, sla_seed
 from inbound_mail.models import InboundAddress
 from inbound_mail.services import addresses as inbound_addresses
 from tenants import services as tenant_services
@@ -109,6 +109,10 @@ class Command(BaseCommand):
         self._tickets(acme, tickets, rng)
         with tenant_scope(acme), events.muted():
             sla_seed.seed_sla_tickets(acme)
+            # After the tickets: the seeded history is not run through the rules (muted anyway);
+            # mail and tickets from now on are.
+            automations_seed.seed_automations(acme)
+            automations_seed.seed_pending_ticket(acme)
         self._tickets(globex, max(10, tickets // 10), rng)
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
 

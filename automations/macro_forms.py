@@ -1,0 +1,370 @@
+"""The macro editor without JSON: a name, the reply (text with placeholders, public or internal)
+and action rows, one per action, each a type and the few inputs that type needs.
+
+`ActionRowForm` turns one row into the action shape of automations.schema and back; the rows
+are a formset with one blank row at the end (no JavaScript needed to add one: save, or "Add
+an action"); a row whose type is left empty is dropped. Every id a row names is checked
+against this tenant by automations.actions.validate_actions, whose messages land on their row.
+"""
+
+import re
+from dataclasses import dataclass
+from typing import cast
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.http import QueryDict
+
+from automations import schema
+from automations.actions import validate_actions
+from automations.models import Macro
+from tenants.models import Team, User
+from tickets import placeholders, template_sandbox
+from tickets.forms import BULK_LIMIT, NOTHING_SELECTED, agents_queryset
+from tickets.models import Priority, Status
+from tickets.recipients import parse_addresses
+from tickets.services.tags import TagError, tag_names_parse
+
+MAX_NAME = 120
+MAX_TEXT = 20_000
+
+# Which inputs of a row each action type uses (the page shows only those: static CSS, below).
+FIELD_TYPES: dict[str, tuple[str, ...]] = {
+    "status_id": (schema.ActionType.SET_STATUS,),
+    "priority_id": (schema.ActionType.SET_PRIORITY,),
+    "team_id": (schema.ActionType.SET_TEAM,),
+    "mode": (schema.ActionType.ASSIGN,),
+    "user_id": (schema.ActionType.ASSIGN, schema.ActionType.NOTIFY),
+    "within_team_id": (schema.ActionType.ASSIGN, schema.ActionType.NOTIFY),
+    "target": (schema.ActionType.NOTIFY,),
+    "names": (schema.ActionType.ADD_TAGS, schema.ActionType.REMOVE_TAGS),
+    "emails": (schema.ActionType.ADD_COLLABORATORS,),
+    "subject": (schema.ActionType.MAIL_REQUESTER,),
+    "body": (schema.ActionType.ADD_NOTE, schema.ActionType.MAIL_REQUESTER),
+    "message": (schema.ActionType.NOTIFY,),
+}
+
+
+@dataclass(frozen=True)
+class Choices:
+    """The tenant's statuses, priorities, teams and agents, read once for every row."""
+
+    statuses: list[tuple[int, str]]
+    priorities: list[tuple[int, str]]
+    teams: list[tuple[int, str]]
+    agents: list[tuple[int, str]]
+
+    @classmethod
+    def load(cls) -> "Choices":
+        return cls(
+            statuses=list(Status.objects.values_list("pk", "name")),
+            priorities=list(Priority.objects.values_list("pk", "name")),
+            teams=list(Team.objects.values_list("pk", "name")),
+            agents=[(u.pk, u.display_name) for u in agents_queryset()],
+        )
+
+
+def _id_field(label: str) -> forms.TypedChoiceField:
+    # Choices are the tenant's rows, set per form from Choices (one read for every row).
+    return forms.TypedChoiceField(label=label, required=False, coerce=int, empty_value=None)
+
+
+class ActionRowForm(forms.Form):
+    type = forms.ChoiceField(
+        label="Action",
+        required=False,
+        choices=[("", "(none: leave this row out)"), *schema.ActionType.choices],
+    )
+    status_id = _id_field("Status")
+    priority_id = _id_field("Priority")
+    team_id = _id_field("Team")
+    mode = forms.ChoiceField(label="Assign", required=False, choices=schema.AssignMode.choices)
+    target = forms.ChoiceField(label="Who", required=False, choices=schema.NotifyTarget.choices)
+    user_id = _id_field("Agent")
+    within_team_id = _id_field("Team")
+    names = forms.CharField(
+        label="Tags", required=False, max_length=500, help_text="Comma-separated."
+    )
+    emails = forms.CharField(
+        label="Addresses", required=False, max_length=2_000, help_text="Comma-separated."
+    )
+    subject = forms.CharField(label="Subject", required=False, max_length=300)
+    body = forms.CharField(
+        label="Text",
+        required=False,
+        max_length=MAX_TEXT,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Placeholders like {{ requester_name }} are filled in.",
+    )
+    message = forms.CharField(
+        label="Message",
+        required=False,
+        max_length=MAX_TEXT,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+    def __init__(self, *args, choices: Choices, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name, empty, rows in (
+            ("status_id", "Choose a status", choices.statuses),
+            ("priority_id", "Choose a priority", choices.priorities),
+            ("team_id", "No team", choices.teams),
+            ("user_id", "Choose an agent", choices.agents),
+            ("within_team_id", "The ticket's team", choices.teams),
+        ):
+            field = cast(forms.ChoiceField, self.fields[name])  # the _id_field inputs
+            field.choices = [("", empty), *rows]
+        for name, types in FIELD_TYPES.items():
+            self.fields[name].widget.attrs["data-for"] = " ".join(types)
+
+    def clean(self):
+        data = super().clean() or {}
+        kind = data.get("type")
+        if kind and not self.errors:
+            try:
+                data["action"] = _action_of(kind, data)
+            except _RowError as error:
+                self.add_error(error.field, error.message)
+        return data
+
+    @property
+    def action(self) -> dict | None:
+        """The row as an action, or None when it is left out (or not valid)."""
+        return self.cleaned_data.get("action") if self.is_valid() else None
+
+
+class _RowError(Exception):
+    """What one input of a row lacks, for the message beside it."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field, self.message = field, message
+
+
+def _need(data: dict, field: str, message: str):
+    if data.get(field) in (None, ""):
+        raise _RowError(field, message)
+    return data[field]
+
+
+def _action_of(kind: str, data: dict) -> dict:
+    """The schema shape of one row (see automations.schema)."""
+    T = schema.ActionType
+    if kind == T.SET_STATUS:
+        return {"type": kind, "status_id": _need(data, "status_id", "Choose a status.")}
+    if kind == T.SET_PRIORITY:
+        return {"type": kind, "priority_id": _need(data, "priority_id", "Choose a priority.")}
+    if kind == T.SET_TEAM:
+        return {"type": kind, "team_id": data.get("team_id")}
+    if kind == T.ASSIGN:
+        return _assign_of(data)
+    if kind in (T.ADD_TAGS, T.REMOVE_TAGS):
+        return {"type": kind, "names": _tags(_need(data, "names", "Name at least one tag."))}
+    if kind == T.ADD_COLLABORATORS:
+        text = _need(data, "emails", "Give at least one address.")
+        try:
+            return {"type": kind, "emails": parse_addresses(text, field="Addresses")}
+        except ValidationError as error:
+            raise _RowError("emails", error.messages[0]) from None
+    if kind == T.ADD_NOTE:
+        return {"type": kind, "body": _need(data, "body", "Write the note.")}
+    if kind == T.MAIL_REQUESTER:
+        subject = _need(data, "subject", "Write the mail's subject.")
+        return {"type": kind, "subject": subject, "body": _need(data, "body", "Write the mail.")}
+    return _notify_of(data)
+
+
+def _assign_of(data: dict) -> dict:
+    mode = data.get("mode") or schema.AssignMode.USER
+    if mode == schema.AssignMode.USER:
+        return {
+            "type": "assign",
+            "mode": mode,
+            "user_id": _need(data, "user_id", "Choose an agent."),
+        }
+    if mode == schema.AssignMode.UNASSIGN:
+        return {"type": "assign", "mode": mode}
+    return {"type": "assign", "mode": mode, "team_id": data.get("within_team_id")}
+
+
+def _notify_of(data: dict) -> dict:
+    target = data.get("target") or schema.NotifyTarget.ASSIGNEE
+    message = _need(data, "message", "Write the message.")
+    action: dict = {"type": "notify", "target": target, "message": message}
+    if target == schema.NotifyTarget.USER:
+        action["user_id"] = _need(data, "user_id", "Choose the agent to notify.")
+    if target in (schema.NotifyTarget.TEAM, schema.NotifyTarget.TEAM_MANAGERS):
+        action["team_id"] = data.get("within_team_id")
+    return action
+
+
+def _tags(text: str) -> list[str]:
+    try:
+        names = tag_names_parse(text)
+    except TagError as error:
+        raise _RowError("names", str(error)) from None
+    if not names:
+        raise _RowError("names", "Name at least one tag.")
+    return names
+
+
+def row_initial(action: dict) -> dict:
+    """One saved action as the inputs of its row (the inverse of ActionRowForm)."""
+    initial = {"type": action.get("type", "")}
+    for key in ("status_id", "priority_id", "mode", "user_id", "target", "subject", "body"):
+        if key in action:
+            initial[key] = action[key]
+    if action.get("type") == schema.ActionType.SET_TEAM:
+        initial["team_id"] = action.get("team_id")
+    elif "team_id" in action:
+        initial["within_team_id"] = action["team_id"]
+    if "names" in action:
+        initial["names"] = ", ".join(action["names"])
+    if "emails" in action:
+        initial["emails"] = ", ".join(action["emails"])
+    if "message" in action:
+        initial["message"] = action["message"]
+    return initial
+
+
+ActionRows = forms.formset_factory(
+    ActionRowForm, extra=1, max_num=schema.MAX_ACTIONS, validate_max=True
+)
+
+
+class MacroForm(forms.Form):
+    name = forms.CharField(max_length=MAX_NAME, label="Name")
+    reply_text = forms.CharField(
+        label="Reply",
+        required=False,
+        max_length=MAX_TEXT,
+        widget=forms.Textarea(attrs={"rows": 5}),
+        help_text="Optional. Markdown; placeholders like {{ requester_name }} are filled in "
+        "with the ticket's values after the actions.",
+    )
+    reply_public = forms.TypedChoiceField(
+        label="Send it as",
+        choices=[("1", "a public reply (mailed to the requester)"), ("0", "an internal note")],
+        coerce=lambda v: v == "1",
+        initial="1",
+        widget=forms.RadioSelect,
+    )
+
+    def __init__(self, *args, owner: User | None, macro: Macro | None, **kwargs):
+        self.owner, self.macro = owner, macro
+        super().__init__(*args, **kwargs)
+
+    def clean_name(self):
+        name = self.cleaned_data["name"].strip()
+        taken = Macro.objects.filter(owner=self.owner, name__iexact=name)
+        if self.macro is not None:
+            taken = taken.exclude(pk=self.macro.pk)
+        if taken.exists():
+            mine = "You already have" if self.owner else "There is already"
+            raise ValidationError(f"{mine} a macro named “{name}”.")
+        return name
+
+    def clean_reply_text(self):
+        text = self.cleaned_data["reply_text"]
+        try:
+            placeholders.check_canned(text)
+        except template_sandbox.TemplateError as error:
+            raise ValidationError(str(error)) from None
+        return text
+
+
+_ROW_MESSAGE = re.compile(r"^Action (\d+)\b[:.]?\s*(.*)$", re.S)
+
+
+def _capitalized(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+class MacroEditor:
+    """The macro form and its action rows, validated together; `values()` is what
+    automations.services.macros.macro_save takes."""
+
+    def __init__(self, data=None, *, organization, owner: User | None, macro: Macro | None):
+        self.organization, self.owner, self.macro = organization, owner, macro
+        initial = (
+            {
+                "name": macro.name,
+                "reply_text": macro.reply_text,
+                "reply_public": "1" if macro.reply_public else "0",
+            }
+            if macro
+            else None
+        )
+        self.form = MacroForm(data, owner=owner, macro=macro, initial=initial)
+        self.rows = ActionRows(
+            data,
+            prefix="actions",
+            initial=[row_initial(a) for a in (macro.actions if macro else [])],
+            form_kwargs={"choices": Choices.load()},
+        )
+        self.errors: list[str] = []
+
+    def add_row(self):
+        """The same rows and one blank more (the "Add an action" button, without JavaScript)."""
+        data = cast(QueryDict, self.form.data).copy()
+        key = "actions-TOTAL_FORMS"
+        total = int(data.get(key) or 0) if str(data.get(key) or "0").isdigit() else 0
+        data[key] = str(min(total + 1, schema.MAX_ACTIONS))
+        return MacroEditor(data, organization=self.organization, owner=self.owner, macro=self.macro)
+
+    def is_valid(self) -> bool:
+        valid = self.form.is_valid() & self.rows.is_valid()
+        self.errors += [str(e) for e in self.rows.non_form_errors()]
+        if not valid:
+            return False
+        self.errors += self._check_actions()
+        return not self.errors and not any(row.errors for row in self.rows)
+
+    def _check_actions(self) -> list[str]:
+        rows = [row for row in self.rows if row.action]
+        messages = validate_actions(
+            [row.action for row in rows],
+            organization=self.organization,
+            allowed=schema.MACRO_ACTION_TYPES,
+        )
+        unplaced = []
+        for message in messages:
+            match = _ROW_MESSAGE.match(message)
+            index = int(match[1]) - 1 if match else -1
+            if 0 <= index < len(rows):
+                rows[index].add_error(None, _capitalized(match[2]) if match else message)
+            else:
+                unplaced.append(message)
+        return unplaced
+
+    @property
+    def actions(self) -> list[dict]:
+        return [row.action for row in self.rows if row.action]
+
+    def values(self) -> dict:
+        data = self.form.cleaned_data
+        return {
+            "name": data["name"],
+            "reply_text": data["reply_text"],
+            "reply_public": data["reply_public"],
+            "actions": self.actions,
+        }
+
+
+class MacroBulkForm(forms.Form):
+    """A macro for the list's selection: the bulk bar's own fields (tickets.forms.BulkForm)."""
+
+    macro = forms.CharField(max_length=20, error_messages={"required": "Choose a macro to apply."})
+    tickets = forms.CharField(max_length=20_000, required=False)
+    all_matching = forms.BooleanField(required=False)
+    query = forms.CharField(max_length=2_000, required=False)
+
+    def clean_tickets(self):
+        numbers = [n.strip() for n in self.cleaned_data["tickets"].split(",")]
+        return [int(n) for n in numbers if n.isdigit()][:BULK_LIMIT]
+
+    def clean(self):
+        data = super().clean() or {}
+        if not self.errors and not data.get("all_matching") and not data.get("tickets"):
+            raise ValidationError(NOTHING_SELECTED)
+        return data

@@ -1,0 +1,347 @@
+"""The engine: a tenant's rules run on one ticket, for one domain event or one time rule's
+period, in order, in one transaction that holds the ticket's lock.
+
+For each rule whose trigger options and conditions match (automations.triggers,
+automations.conditions over automations.facts), its RuleRun is written with what each action
+did (automations.actions, each in its own savepoint: an action that raises is "failed" and
+the others still run) and, unless nothing changed, one TicketEvent of kind "automation"
+heads the rows its actions wrote. The actions run inside a tickets.causes.Cause, so their
+rows say "by automation" and the events they emit carry the chain: its origin (the event a
+person or the clock made) and depth. Loops cannot happen: a rule runs at most once per ticket
+and origin (RuleRun's unique constraint; checked under the ticket's lock, so no two workers
+race past it), and an event MAX_CHAIN_DEPTH steps from its origin runs no rules at all.
+
+The queries grow with what the rules do, not with how many there are: the rules come from
+the per-process cache (automations.rules_cache); their trigger options are checked before
+anything is read (`candidates`, which the subscriber asks too before it queues an event); the
+ticket and its facts are read without a lock, and the ticket is locked only when a rule
+matches (a lock is a write, whose commit waits for the disk), the conditions then decided
+again on the locked row; the actions keep the ticket current, its tags and collaborators are
+read again only after an action changed them; the runs and their timeline rows are written
+together at the end.
+"""
+
+import dataclasses
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.core.cache import cache
+from django.db import OperationalError, transaction
+from django.utils import timezone
+
+from automations import schema, triggers
+from automations.actions import ActionResult, execute
+from automations.facts import TICKET_RELATED, Facts, facts_for, refreshed
+from automations.models import Rule, RuleRun
+from automations.rules_cache import CompiledRule, compiled, rules_for
+from automations.schema import ActionType
+from automations.services.scan import clock_of, period_key, qualifies, threshold_of
+from tenants.models import Organization
+from tenants.scoping import bulk_create_checked
+from tickets import causes
+from tickets.events import DomainEvent
+from tickets.models import Ticket, TicketEvent
+
+logger = logging.getLogger(__name__)
+
+TIME_EVENT = "time"  # RuleRun.event of a time rule's run
+# Actions whose change the facts do not see on the ticket itself: its tags and collaborators.
+_REFRESHING = (ActionType.ADD_TAGS, ActionType.REMOVE_TAGS, ActionType.ADD_COLLABORATORS)
+_CUT_LOGGED_SECONDS = 24 * 3600  # a cut chain is logged once per ticket and origin in this time
+
+
+@dataclass(frozen=True)
+class _Chain:
+    """What the rules run for: the event (None for a time rule), its chain, when it happened."""
+
+    event: DomainEvent | None
+    event_name: str
+    origin: str
+    depth: int
+    event_at: datetime | None
+
+    @property
+    def fresh(self) -> bool:
+        """A person's event (not the clock's): its origin is new, so nothing ran in it yet."""
+        return self.depth == 0 and self.event is not None
+
+
+Candidate = tuple[CompiledRule, str]  # a rule whose options take the event; why it failed
+
+
+def candidates(*, organization_id: int, event: DomainEvent) -> list[Candidate]:
+    """The tenant's rules whose trigger and options take the event, in order (no query but the
+    rules cache's): what the engine then checks the conditions of on the ticket."""
+    trigger = triggers.trigger_of(event.name)
+    if trigger is None:
+        return []
+    rules = rules_for(organization_id=organization_id, trigger=trigger)
+    return [(rule, error) for rule in rules for error in _options(rule, trigger, event)]
+
+
+def automations_handle_event(
+    *, organization: Organization, event: DomainEvent, origin: str, depth: int, event_at: datetime
+) -> list[RuleRun]:
+    """Run the tenant's rules of the event's trigger on its ticket; the runs of those that
+    matched. Nothing is read but the rules version when no rule's trigger options match."""
+    found = candidates(organization_id=organization.pk, event=event)
+    if not found:
+        return []
+    if depth >= schema.MAX_CHAIN_DEPTH:
+        _log_cut_chain(event, origin, depth)
+        return []
+    chain = _Chain(event, event.name, origin, depth, event_at)
+    # First without a lock: most events match no rule, and then nothing is locked or written
+    # (locking a row is a write: its commit would wait for the disk).
+    ticket = _read(event.ticket_id)
+    if ticket is None or ticket.merged_into_id:
+        return []
+    facts = facts_for(ticket=ticket, event=event, now=timezone.now())
+    if not _any_matches(found, facts, ticket):
+        return []
+    with transaction.atomic():
+        locked = _relocked(ticket)
+        if locked is None or locked.merged_into_id:
+            return []
+        # The locked row's fields; its tags and collaborators as just read (their writers do
+        # not take the ticket's lock, so reading them again here would prove nothing).
+        if locked is not ticket:
+            facts = dataclasses.replace(facts, ticket=locked)
+        return _run_rules(locked, found, chain, facts)
+
+
+def automations_run_time_rule(
+    *, organization: Organization, rule_id: int, ticket_id: int, clock: datetime
+) -> RuleRun | None:
+    """Run one time rule on one ticket for the period its clock started, when the ticket still
+    qualifies (the same clock, past the hours); the same path as an event's rules, depth 0."""
+    rule = Rule.objects.filter(pk=rule_id, enabled=True).first()
+    if rule is None or not rule.is_time_based:
+        return None
+    now = timezone.now()
+    threshold = threshold_of(rule, now)
+    if threshold is None or clock > threshold:
+        return None
+    hours = timedelta(hours=rule.trigger_options["hours"])
+    chain = _Chain(None, TIME_EVENT, period_key(rule, clock), 0, clock + hours)
+    with transaction.atomic():
+        ticket = _locked(ticket_id)
+        if ticket is None or clock_of(rule, ticket) != clock or not qualifies(rule, ticket):
+            return None  # merged, gone, done, or a new period began (the scan finds that one)
+        runs = _run_rules(ticket, [(compiled(rule), "")], chain)
+    return runs[0] if runs else None
+
+
+def _options(rule: CompiledRule, trigger: str, event: DomainEvent) -> list[str]:
+    """[""] when the rule's trigger options take the event, [] when not, [why] when they could
+    not be checked (the rule is then recorded as failed on the ticket)."""
+    try:
+        return (
+            [""] if triggers.options_match(rule.rule.trigger_options or {}, trigger, event) else []
+        )
+    except Exception as exc:
+        logger.exception("automations: the trigger options of rule %s raised", rule.rule.pk)
+        return [f"The trigger options could not be checked: {exc}"]
+
+
+def _read(ticket_id: int) -> Ticket | None:
+    return Ticket.objects.select_related(*TICKET_RELATED).filter(pk=ticket_id).first()
+
+
+def _locked(ticket_id: int) -> Ticket | None:
+    locked = Ticket.objects.select_for_update(of=("self",)).select_related(*TICKET_RELATED)
+    return locked.filter(pk=ticket_id).first()
+
+
+# What the conditions read of the ticket row itself (its related rows follow these ids).
+_READ_COLUMNS = (
+    "subject", "source", "status_id", "status_category", "priority_id", "team_id",
+    "assignee_id", "requester_id", "customer_id", "merged_into_id",
+)  # fmt: skip
+
+
+def _relocked(ticket: Ticket) -> Ticket | None:
+    """The ticket locked: the one read before when none of what the conditions read changed
+    meanwhile (a narrow locking read), else read again whole."""
+    locked = Ticket.objects.select_for_update(of=("self",)).filter(pk=ticket.pk)
+    now = locked.values_list(*_READ_COLUMNS).first()
+    if now is None:
+        return None
+    if now == tuple(getattr(ticket, column) for column in _READ_COLUMNS):
+        return ticket
+    return _locked(ticket.pk)
+
+
+def _any_matches(found: list[Candidate], facts: Facts, ticket: Ticket) -> bool:
+    """Whether a rule would run (or be recorded as failed); the engine decides again on the
+    locked ticket."""
+    for candidate, options_error in found:
+        if options_error or candidate.error or _matches(candidate, facts)[0]:
+            facts.notes.clear()  # said when the rules run on the locked ticket
+            return True
+    _log_notes(facts, ticket)
+    return False
+
+
+def _run_rules(
+    ticket: Ticket, found: list[Candidate], chain: _Chain, facts: Facts | None = None
+) -> list[RuleRun]:
+    if facts is None:
+        facts = facts_for(ticket=ticket, event=chain.event, now=timezone.now())
+    # A person's event starts a new chain: nothing can have run in it (a redelivered task
+    # would fail on RuleRun's unique constraint and change nothing).
+    already: set[int] | None = set() if chain.fresh else None
+    runs: list[RuleRun] = []
+    headers: list[TicketEvent] = []
+    for candidate, options_error in found:
+        rule = candidate.rule
+        error = options_error or candidate.error
+        if not error:
+            matched, error = _matches(candidate, facts)
+            _log_notes(facts, ticket)
+            if not matched:
+                continue
+        if already is None:  # the ticket's lock keeps this true until commit
+            already = _already_ran(ticket, chain.origin)
+        if rule.pk in already:
+            logger.info(
+                "automations: rule %r already ran on ticket #%s in this chain (origin %s, "
+                "event %s, depth %s): not run again",
+                rule.name, ticket.number, chain.origin, chain.event_name, chain.depth,
+            )  # fmt: skip
+            continue
+        already.add(rule.pk)
+        run, results = _run_rule(ticket, rule, facts, chain, error, headers)
+        runs.append(run)
+        if any(r.outcome == "done" and r.action in _REFRESHING for r in results):
+            # Later rules see what this one changed (the ticket's own fields are kept current
+            # by the actions; its tags and collaborators are asked again).
+            facts = refreshed(facts, ticket=ticket)
+        if rule.stop_processing:
+            break
+    bulk_create_checked(TicketEvent, headers)
+    bulk_create_checked(RuleRun, runs)
+    return runs
+
+
+def _matches(candidate: CompiledRule, facts: Facts) -> tuple[bool, str]:
+    try:
+        return bool(candidate.matcher and candidate.matcher.matches(facts)), ""
+    except Exception as exc:
+        logger.exception("automations: the conditions of rule %s raised", candidate.rule.pk)
+        return True, f"The conditions could not be checked: {exc}"
+
+
+def _log_notes(facts: Facts, ticket: Ticket) -> None:
+    """What evaluating the conditions noted (a pattern that ran out of time), once each."""
+    for note in facts.notes:
+        logger.warning("automations: ticket #%s: %s", ticket.number, note)
+    facts.notes.clear()
+
+
+def _already_ran(ticket: Ticket, origin: str) -> set[int]:
+    return set(
+        RuleRun.objects.filter(ticket=ticket, origin=origin).values_list("rule_id", flat=True)
+    )
+
+
+def _run_rule(
+    ticket: Ticket, rule: Rule, facts: Facts, chain: _Chain, error: str, headers: list
+) -> tuple[RuleRun, list[ActionResult]]:
+    """The rule's actions in order under its Cause; its RuleRun and header row (added to
+    `headers`), both written by the caller."""
+    run_key = uuid.uuid4().hex
+    cause = causes.Cause(
+        causes.AUTOMATION, rule.name, run_key, chain.origin, chain.depth + 1, rule.pk
+    )
+    with causes.acting(cause):
+        results = [] if error else _execute_all(rule.actions or [], ticket, facts)
+    outcome = _outcome(results, error)
+    error = error or "; ".join(r.detail for r in results if r.outcome == "failed")
+    shown = [{"action": r.action, "outcome": r.outcome, "detail": r.detail} for r in results]
+    if outcome != RuleRun.Outcome.UNCHANGED:
+        headers.append(_header(ticket, rule, chain, outcome, shown, error, cause))
+    run = RuleRun(
+        organization_id=ticket.organization_id,
+        rule=rule,
+        rule_name=rule.name,
+        ticket=ticket,
+        event=chain.event_name,
+        origin=chain.origin,
+        depth=chain.depth,
+        outcome=outcome,
+        results=shown,
+        error=error[:2000],
+        event_at=chain.event_at,
+        created_at=timezone.now(),
+    )
+    return run, results
+
+
+def _execute_all(actions: list, ticket: Ticket, facts: Facts) -> list[ActionResult]:
+    # execute() keeps `ticket` as each action left it, for the next ("assign round-robin
+    # within the ticket's team" after "set team").
+    return [_execute(action, ticket, facts) for action in actions]
+
+
+def _execute(action, ticket: Ticket, facts: Facts) -> ActionResult:
+    kind = action.get("type", "?") if isinstance(action, dict) else "?"
+    try:
+        with transaction.atomic():  # a savepoint: a failing action leaves nothing behind
+            return execute(action, ticket=ticket, facts=facts, actor_user=None)
+    except OperationalError:
+        # A deadlock (two workers assigning round-robin in two teams in opposite order) or a
+        # lost connection is no fault of the rule: the whole event is tried again (the task).
+        raise
+    except Exception as exc:
+        logger.exception("automations: action %s failed on ticket #%s", kind, ticket.number)
+        return ActionResult(kind, "failed", f"{type(exc).__name__}: {exc}"[:500])
+
+
+def _outcome(results: list[ActionResult], error: str) -> str:
+    kinds = {r.outcome for r in results}
+    if error or kinds == {"failed"}:  # the conditions could not be checked, or nothing worked
+        return RuleRun.Outcome.FAILED
+    if "failed" in kinds:
+        return RuleRun.Outcome.PARTIAL
+    if "done" in kinds:
+        return RuleRun.Outcome.APPLIED
+    return RuleRun.Outcome.UNCHANGED
+
+
+def _header(ticket, rule: Rule, chain: _Chain, outcome: str, results, error, cause) -> TicketEvent:
+    """The timeline entry of the run, grouped with the rows its actions wrote (data["via"])."""
+    data = {
+        "rule": rule.name,
+        "rule_id": rule.pk,
+        "event": chain.event_name,
+        "outcome": outcome,
+        "results": results,
+        "error": error,
+        "via": cause.stamp(),
+    }
+    return TicketEvent(
+        organization_id=ticket.organization_id,
+        ticket=ticket,
+        kind=TicketEvent.Kind.AUTOMATION,
+        data=data,
+        created_at=timezone.now(),
+    )
+
+
+def _log_cut_chain(event: DomainEvent, origin: str, depth: int) -> None:
+    """Say once (per ticket and origin) that a chain reached MAX_CHAIN_DEPTH: the ticket, the
+    origin and the rules that ran in it, in order."""
+    key = f"automations:chain-cut:{event.organization_id}:{event.ticket_id}:{origin}"
+    if not cache.add(key, 1, _CUT_LOGGED_SECONDS):
+        return
+    ran = RuleRun.objects.filter(ticket_id=event.ticket_id, origin=origin)
+    names = list(ran.order_by("created_at", "id").values_list("rule_name", flat=True))
+    number = Ticket.objects.filter(pk=event.ticket_id).values_list("number", flat=True).first()
+    logger.warning(
+        "automations: chain stopped at depth %s on ticket #%s (origin %s): %s ran no rules; "
+        "the chain was %s",
+        depth, number, origin, event.name, " -> ".join(names) or "(none)",
+    )  # fmt: skip

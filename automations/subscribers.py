@@ -1,0 +1,58 @@
+"""The domain events automations' rules run on: each handler queues
+`automations.tasks.handle_event` with plain values, carrying the event's chain: the origin it
+belongs to (a new one for a person's change) and how many automation steps deep it is.
+
+Nothing is evaluated in the request but the rules' trigger options (the per-process rules
+cache: one cache read), so an event no rule of its tenant could take costs no task; the
+conditions and actions run in the worker."""
+
+import uuid
+
+from django.utils import timezone
+
+from automations import triggers
+from automations.services.run import candidates
+from automations.tasks import handle_event
+from tickets import events
+
+# Every domain event a rule could be triggered by; those triggers.trigger_of knows are heard.
+CANDIDATES = (
+    events.TICKET_CREATED,
+    events.COMMENT_ADDED,
+    events.STATUS_CHANGED,
+    events.PRIORITY_CHANGED,
+    events.ASSIGNED,
+    events.SLA_WARNING,
+    events.SLA_BREACHED,
+)
+
+
+def names() -> list[str]:
+    return [name for name in CANDIDATES if triggers.trigger_of(name) is not None]
+
+
+def enqueue(event: events.DomainEvent) -> None:
+    if not candidates(organization_id=event.organization_id, event=event):
+        return
+    cause = event.cause or {}
+    handle_event.delay(
+        name=event.name,
+        ticket_id=event.ticket_id,
+        actor_user_id=event.actor_user_id,
+        data=dict(event.data),
+        cause=event.cause,
+        origin=cause.get("origin") or uuid.uuid4().hex,
+        depth=cause.get("depth") or 0,
+        event_at=timezone.now().isoformat(),
+        organization_id=event.organization_id,
+    )
+
+
+def connect() -> None:
+    for name in names():
+        events.subscribe(name, enqueue)
+
+
+def disconnect() -> None:
+    for name in CANDIDATES:
+        events.unsubscribe(name, enqueue)
