@@ -210,9 +210,9 @@ def _move(request, area: Area, pk):
 def _delete(request, area: Area, pk):
     macro = _own_macro(request, area, pk)
     question = f"Delete the macro “{macro.name}”?"
-    if asking := confirm.unconfirmed(
-        request, confirm.Confirmation(question, reverse(area.list_url))
-    ):
+    page = "settings/confirm.html" if area is SHARED else "agent_confirm.html"
+    confirmation = confirm.Confirmation(question, reverse(area.list_url), template=page)
+    if asking := confirm.unconfirmed(request, confirmation):
         return asking
     macro_delete(macro=macro)
     messages.success(request, f"Macro “{macro.name}” deleted.")

@@ -24,6 +24,8 @@ class Confirmation:
     # the tickets of a deleted status go.
     choice: tuple[str, str, list[tuple[str, str]], str] | None = None
     hidden: list[tuple[str, str]] = field(default_factory=list)
+    # The page around it: settings pages', or agent_confirm.html on an agent's own pages.
+    template: str = "settings/confirm.html"
 
 
 def confirmed(request: HttpRequest) -> bool:
@@ -45,4 +47,5 @@ def confirm_page(request: HttpRequest, confirmation: Confirmation, status: int =
         if name not in SKIPPED and name != choice_name
         for value in values
     ]
-    return render(request, "settings/confirm.html", {"confirmation": confirmation}, status=status)
+    context = {"confirmation": confirmation}
+    return render(request, confirmation.template, context, status=status)

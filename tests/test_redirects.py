@@ -15,7 +15,16 @@ from tenants.models import User
 from tests.factories import make_ticket
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("config", "tenants", "tickets", "inbound_mail", "outbound_mail", "demo")
+APPS = (
+    "config",
+    "tenants",
+    "tickets",
+    "inbound_mail",
+    "outbound_mail",
+    "sla",
+    "automations",
+    "demo",
+)
 HOSTILE = [
     "https://evil.example/x",
     "//evil.example",
@@ -35,6 +44,7 @@ READERS = {
     "inbound_mail/urls_platform_auth.py",  # the platform's login and logout
     "tenants/redirects.py",  # safe_next itself
     "tenants/away_views.py",  # the away switch (walked in tests/automations/test_away.py)
+    "automations/macro_views.py",  # a macro applied to the list's selection
 }
 TEMPLATES_SENDING_NEXT = {
     "templates/registration/login.html",
@@ -104,6 +114,22 @@ def test_bulk_follows_a_next_on_our_host(acme, invalid):
         "/agent/tickets/bulk/", {"tickets": numbers, "next": "/agent/?view=all&status=1"}
     )
     assert response["Location"] == "/agent/?view=all&status=1"
+
+
+@pytest.mark.parametrize("target", HOSTILE)
+def test_macro_on_the_selection_ignores_foreign_next(acme, target):
+    from automations.models import Macro
+
+    with acme.scope():
+        ticket = make_ticket(acme.org)
+        macro = Macro.objects.create(
+            organization=acme.org, name="Tag", actions=[{"type": "add_tags", "names": ["x"]}]
+        )
+    form = {"macro": str(macro.pk), "tickets": str(ticket.number), "next": target}
+    response = acme.client(acme.agent).post("/agent/tickets/bulk/macro/", form)
+    assert (response.status_code, response["Location"]) == (302, "/agent/")
+    with acme.scope():
+        assert list(ticket.tags.values_list("name", flat=True)) == ["x"]
 
 
 @pytest.mark.parametrize("target", HOSTILE)

@@ -500,3 +500,13 @@ def test_the_macro_lists_cost_the_same_queries_for_one_macro_or_many(acme):
     assert many == one
     page = agent.get("/agent/macros/").content.decode()
     assert page.count("<li>Assign to Acme Agent</li>") == 13
+
+
+def test_deleting_your_macro_without_javascript_asks_on_an_agent_page(acme):
+    mine = _macro(acme, "Mine", owner=acme.agent)
+    response = acme.client(acme.agent).post(f"/agent/macros/{mine.pk}/delete/")
+    page = response.content.decode()
+    assert (response.status_code, "Delete the macro “Mine”?" in page) == (200, True)
+    assert 'href="/settings/' not in page  # no settings navigation an agent cannot open
+    with acme.scope():
+        assert Macro.objects.filter(pk=mine.pk).exists() is True
