@@ -20,7 +20,7 @@ from automations.actions import validate_actions
 from automations.models import Macro
 from tenants.models import Team, User
 from tickets import placeholders, template_sandbox
-from tickets.forms import BULK_LIMIT, NOTHING_SELECTED, agents_queryset
+from tickets.forms import SelectionForm, agents_queryset
 from tickets.models import Priority, Status
 from tickets.recipients import parse_addresses
 from tickets.services.tags import TagError, tag_names_parse
@@ -351,20 +351,7 @@ class MacroEditor:
         }
 
 
-class MacroBulkForm(forms.Form):
-    """A macro for the list's selection: the bulk bar's own fields (tickets.forms.BulkForm)."""
+class MacroBulkForm(SelectionForm):
+    """A macro for the list's selection (the bulk bar's own selection fields)."""
 
     macro = forms.CharField(max_length=20, error_messages={"required": "Choose a macro to apply."})
-    tickets = forms.CharField(max_length=20_000, required=False)
-    all_matching = forms.BooleanField(required=False)
-    query = forms.CharField(max_length=2_000, required=False)
-
-    def clean_tickets(self):
-        numbers = [n.strip() for n in self.cleaned_data["tickets"].split(",")]
-        return [int(n) for n in numbers if n.isdigit()][:BULK_LIMIT]
-
-    def clean(self):
-        data = super().clean() or {}
-        if not self.errors and not data.get("all_matching") and not data.get("tickets"):
-            raise ValidationError(NOTHING_SELECTED)
-        return data

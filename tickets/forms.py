@@ -147,18 +147,14 @@ class PropertiesForm(forms.Form):
         return team
 
 
-class BulkForm(PropertiesForm):
-    """Changes for the selected tickets: an empty choice leaves that property as it is.
-
-    `all_matching` acts on every ticket the list's filters (`query`) match, up to
-    BULK_LIMIT, instead of the ticked rows.
-    """
+class SelectionForm(forms.Form):
+    """The list's selection, as its bulk bar posts it: the ticked rows' numbers, or
+    `all_matching`: every ticket the list's filters (`query`) match, up to BULK_LIMIT. Forms of
+    what to do with it (this app's BulkForm, a macro's) add their own fields."""
 
     tickets = forms.CharField(max_length=20_000, required=False)
     all_matching = forms.BooleanField(required=False)
     query = forms.CharField(max_length=2_000, required=False)
-    tags_add = forms.CharField(max_length=500, required=False)
-    tags_remove = forms.CharField(max_length=500, required=False)
 
     def clean_tickets(self):
         numbers = [n.strip() for n in self.cleaned_data["tickets"].split(",")]
@@ -169,6 +165,13 @@ class BulkForm(PropertiesForm):
         if not self.errors and not data.get("all_matching") and not data.get("tickets"):
             raise forms.ValidationError(NOTHING_SELECTED)
         return data
+
+
+class BulkForm(SelectionForm, PropertiesForm):
+    """Changes for the selected tickets: an empty choice leaves that property as it is."""
+
+    tags_add = forms.CharField(max_length=500, required=False)
+    tags_remove = forms.CharField(max_length=500, required=False)
 
     def changes(self, post) -> dict:
         """What the agent chose, by name; a property absent or left empty is not a change."""
