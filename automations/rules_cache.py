@@ -25,7 +25,9 @@ from automations.models import TIME_TRIGGERS, Rule
 
 logger = logging.getLogger(__name__)
 
-LOCAL_TTL_SECONDS = 60.0
+# `make run` on the embedded default has no shared cache: a rule saved in the web process
+# reaches the worker within this many seconds (one rules query per process and period).
+LOCAL_TTL_SECONDS = 5.0
 MAX_COMPILED = 20_000  # compiled conditions kept per process before the store starts over
 
 

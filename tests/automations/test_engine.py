@@ -510,3 +510,21 @@ def test_two_workers_running_rules_that_make_the_same_new_tag_both_succeed(acme)
     with acme.scope():
         assert set(RuleRun.objects.values_list("outcome", flat=True)) == {"applied"}
         assert [tags_of(t) for t in tickets] == [[f"new-{n}" for n in range(4)]] * len(tickets)
+
+
+def test_a_process_that_missed_the_bump_reloads_its_rules_within_seconds(
+    in_acme, after_commit, monkeypatch
+):
+    """Without a shared cache (the embedded default) another process's bump is not seen: its
+    cached rules expire after rules_cache.LOCAL_TTL_SECONDS instead."""
+    from types import SimpleNamespace
+
+    now = [1000.0]
+    monkeypatch.setattr(rules_cache, "time", SimpleNamespace(monotonic=lambda: now[0]))
+    make_rule(in_acme.org, "Old", "ticket_created", [tag("old")])
+    after_commit(make_ticket, in_acme.org, email="a@x.test")  # loads and caches the rules
+    Rule.objects.filter(name="Old").update(actions=[tag("new")])  # saved elsewhere, no bump
+    stale = after_commit(make_ticket, in_acme.org, email="b@x.test")
+    now[0] += rules_cache.LOCAL_TTL_SECONDS + 1
+    fresh = after_commit(make_ticket, in_acme.org, email="c@x.test")
+    assert (tags_of(stale), tags_of(fresh)) == (["old"], ["new"])
