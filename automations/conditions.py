@@ -1,7 +1,6 @@
 """A rule's conditions (the shapes of automations.schema): compiled once into a Matcher that
-decides on Facts with set and dict lookups, validated for the settings page against this
-tenant's rows, and turned into SQL (`prefilter_q`) that narrows the tickets the preview and the
-time scan hand to the Matcher.
+decides on Facts with set and dict lookups, and validated for the settings page against
+this tenant's rows. automations.prefilter turns what SQL can decide of them into a filter.
 
 Words: every word of a condition is folded like the text (facts.fold); a plain word is a
 member of the text's set of words, and the others (phrases, "e-mail", "c++") go into one
@@ -17,14 +16,12 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import reduce
-from operator import and_, attrgetter, methodcaller, or_
+from operator import attrgetter, methodcaller
 from typing import Any
 
 import regex
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db.models import Exists, OuterRef, Q, Subquery
 
 from automations import safe_regex
 from automations.facts import WORD, Facts, fold, words_of
@@ -41,13 +38,11 @@ from automations.schema import (
 )
 from tenants.models import Membership, Organization, Team
 from tickets.models import (
-    Collaborator,
     Customer,
     Priority,
     Status,
     StatusCategory,
     Ticket,
-    TicketTag,
 )
 from tickets.services.tags import MAX_TAG_LENGTH
 
@@ -106,12 +101,12 @@ def compile_conditions(conditions: Any, *, name: str = "") -> Matcher:
     """The Matcher of a rule's conditions (pure: no query). `name` (the rule's) goes into the
     notes a check leaves. A malformed condition compiles to one that never holds, its reason
     in `Matcher.problems` and, when evaluated, in the facts' notes."""
-    rows, shape = _rows(conditions)
+    rows, shape = condition_rows(conditions)
     checks: dict[str, list[tuple[int, Check]]] = {"all": [], "any": []}
     problems = [str(p) for p in shape]
     for group, position, condition in rows:
         try:
-            check, cost = _compile_one(condition, name)
+            check, cost = compile_one(condition, name)
         except ConditionError as exc:
             problems.append(str(Problem(group, position, str(exc))))
             continue
@@ -142,7 +137,7 @@ class Problem:
         return f"{where}: {self.message}"
 
 
-def _rows(conditions: Any) -> tuple[list[tuple[str, int, Any]], list[Problem]]:
+def condition_rows(conditions: Any) -> tuple[list[tuple[str, int, Any]], list[Problem]]:
     """Each condition with its group and 1-based position, and what is wrong with the shape."""
     if conditions is None or conditions == {}:
         return [], []
@@ -167,7 +162,7 @@ def _never(problems: list[str]) -> Check:
     return check
 
 
-def _compile_one(condition: Any, rule_name: str) -> tuple[Check, int]:
+def compile_one(condition: Any, rule_name: str) -> tuple[Check, int]:
     """One condition's check and its cost rank (0 reads a column, 1 a loaded set, 2 may ask
     the database once per tenant, 3 and up search text)."""
     if not isinstance(condition, dict):
@@ -436,11 +431,11 @@ def condition_problems(
     """Shape, field and operator pairs, value kinds, words and patterns (as compiling them
     finds), then the ids each condition names, asked of this tenant in one query per kind.
     With `trigger`, a text condition no event of it carries is pointed out too."""
-    rows, problems = _rows(conditions)
+    rows, problems = condition_rows(conditions)
     valid: list[tuple[str, int, dict]] = []
     for group, position, condition in rows:
         try:
-            _compile_one(condition, "")
+            compile_one(condition, "")
         except ConditionError as exc:
             problems.append(Problem(group, position, str(exc)))
             continue
@@ -511,120 +506,3 @@ def existing_ids(field: str, ids: set[int], organization: Organization) -> set[i
     return set(
         model.objects.filter(organization=organization, pk__in=ids).values_list("pk", flat=True)
     )
-
-
-# -- SQL -------------------------------------------------------------------------------------
-
-
-def prefilter_q(conditions: Any) -> Q:
-    """What SQL can decide of the conditions, as a filter on Ticket: every ticket the Matcher
-    accepts passes it (it may pass more; the Matcher still decides). The "all" group's
-    column conditions (status and its category, priority, team, assignee, source, customer,
-    requester's email and domain, tags, collaborators), and the "any" group when SQL can say
-    something of each of its conditions. Tag names other than ASCII are left to the Matcher
-    (SQLite folds only ASCII case). Subqueries go through the base manager but stay on the
-    ticket's own rows (OuterRef), so it runs in a tenant scope or in a scan across tenants."""
-    rows, shape = _rows(conditions)
-    if shape:
-        return Q()
-    narrowed = Q()
-    for group, _, condition in rows:
-        q = _sql(condition) if group == "all" else None
-        if q is not None:
-            narrowed &= q
-    alternatives = [_sql(condition) for group, _, condition in rows if group == "any"]
-    known = [q for q in alternatives if q is not None]
-    if alternatives and len(known) == len(alternatives):
-        narrowed &= reduce(or_, known)
-    return narrowed
-
-
-_SQL_COLUMNS = {
-    Field.STATUS: "status_id",
-    Field.STATUS_CATEGORY: "status_category",
-    Field.PRIORITY: "priority_id",
-    Field.TEAM: "team_id",
-    Field.ASSIGNEE: "assignee_id",
-    Field.SOURCE: "source",
-    Field.CUSTOMER: "customer_id",
-    Field.REQUESTER_EMAIL: "requester__email",
-}
-
-
-_MATCHER_ONLY = (Field.SUBJECT, Field.COMMENT_TEXT, Field.BUSINESS_HOURS, Field.ACTOR)
-
-
-def _sql(condition: Any) -> Q | None:
-    """The condition as a Q that every ticket it holds for passes, or None (no narrowing):
-    the texts, business hours, the actor and malformed conditions are the Matcher's."""
-    if not isinstance(condition, dict) or condition.get("field") in _MATCHER_ONLY:
-        return None
-    try:
-        _compile_one(condition, "")
-    except ConditionError:
-        return None
-    field, op = condition["field"], condition["op"]
-    value: Any = condition.get("value")
-    if field in _SQL_COLUMNS and op in (Op.IS, Op.IS_NOT, Op.IS_SET, Op.IS_NOT_SET):
-        return _column_q(_SQL_COLUMNS[field], op, _sql_values(field, value))
-    if field == Field.PRIORITY:
-        return _rank_q(op, value[0])
-    if field == Field.REQUESTER_DOMAIN:
-        domains = [d.strip().removeprefix("@").lower() for d in value]
-        q = reduce(or_, [Q(requester__email__endswith=f"@{d}") for d in domains])
-        return q if op == Op.IS else ~q
-    if field == Field.TAGS:
-        return _tags_q(op, value)
-    if field == Field.COLLABORATORS:
-        has = Exists(
-            Collaborator._base_manager.filter(
-                ticket_id=OuterRef("pk"), organization_id=OuterRef("organization_id")
-            )
-        )
-        return Q(has) if op == Op.IS_SET else ~Q(has)
-    return None
-
-
-def _sql_values(field: str, value: Any) -> list:
-    if field == Field.REQUESTER_EMAIL:
-        return [v.strip().lower() for v in value]  # addresses are stored lower case
-    return sorted(value) if value else []
-
-
-def _column_q(column: str, op: str, values: list) -> Q:
-    if op == Op.IS:
-        return Q(**{f"{column}__in": values})
-    if op == Op.IS_NOT:
-        return ~Q(**{f"{column}__in": values})  # Django keeps the NULLs (IS NULL OR NOT IN)
-    return Q(**{f"{column}__isnull": op == Op.IS_NOT_SET})
-
-
-def _rank_q(op: str, other: int) -> Q:
-    rank = Subquery(
-        Priority._base_manager.filter(pk=other, organization_id=OuterRef("organization_id")).values(
-            "rank"
-        )[:1]
-    )
-    return Q(priority__rank__gte=rank) if op == Op.AT_LEAST else Q(priority__rank__lte=rank)
-
-
-def _tags_q(op: str, value: list[str]) -> Q | None:
-    names = [v.strip() for v in value]
-    plain = [n for n in names if n.isascii()]
-
-    def having(name: str) -> Exists:
-        return Exists(
-            TicketTag._base_manager.filter(
-                ticket_id=OuterRef("pk"),
-                organization_id=OuterRef("organization_id"),
-                tag__name__iexact=name,
-            )
-        )
-
-    if op == Op.HAS_ANY:
-        return reduce(or_, [Q(having(n)) for n in names]) if len(plain) == len(names) else None
-    if not plain:
-        return None
-    if op == Op.HAS_ALL:
-        return reduce(and_, [Q(having(n)) for n in plain])
-    return reduce(and_, [~Q(having(n)) for n in plain])  # HAS_NONE

@@ -1,5 +1,5 @@
 """The rule editor's preview: "these open tickets match now". SQL narrows the open tickets with
-the part of the conditions it can express (conditions.prefilter_q) and, for a time rule, with
+the part of the conditions it can express (automations.prefilter) and, for a time rule, with
 its clock; the rule's own Matcher decides over the most recent candidates (a bounded set, so
 the count is "at least" when it is reached), and the first matches are shown.
 
@@ -13,9 +13,10 @@ from datetime import datetime, timedelta
 from django.db.models import Q
 
 from automations import schema
-from automations.conditions import compile_conditions, prefilter_q
+from automations.conditions import compile_conditions
 from automations.facts import TICKET_RELATED, facts_for_many
 from automations.models import Trigger
+from automations.prefilter import prefilter_q
 from tickets.models import UNRESOLVED_CATEGORIES, Ticket
 
 MAX_CANDIDATES = 2_000

@@ -9,8 +9,9 @@ from django_scopes import scopes_disabled
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from automations.conditions import compile_conditions, prefilter_q
+from automations.conditions import compile_conditions
 from automations.facts import TICKET_RELATED, Facts, facts_for_many
+from automations.prefilter import prefilter_q
 from automations.schema import Field, Op
 from tenants import services as tenant_services
 from tests.automations.test_conditions import NOW, cond
