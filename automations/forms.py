@@ -20,9 +20,9 @@ from django.core.exceptions import ValidationError
 from django.http import QueryDict
 
 from automations import schema
+from automations.action_forms import ActionRows, Choices, capitalized, place_messages, row_initial
 from automations.actions import validate_actions
-from automations.conditions import condition_problems, validate_conditions
-from automations.macro_forms import ActionRows, Choices, row_initial
+from automations.conditions import GROUPS, condition_problems, validate_conditions
 from automations.models import TIME_TRIGGERS, Rule, Trigger
 from automations.triggers import MAX_HOURS, validate_trigger
 from sla.models import Target
@@ -30,7 +30,6 @@ from tickets.models import Customer, StatusCategory, Ticket
 
 F, Op = schema.Field, schema.Op
 MAX_TEXT = 4_000
-GROUPS = (("all", "All of these"), ("any", "Any of these"))
 
 # -- rows ----------------------------------------------------------------------------------------
 
@@ -338,18 +337,6 @@ def _rule_initial(rule: Rule) -> dict:
 
 # -- the whole editor ----------------------------------------------------------------------------
 
-_ROW_MESSAGE = re.compile(r"^Action (\d+)\b[:.]?\s*(.*)$", re.S)
-
-
-def _capital(text: str) -> str:
-    return text[:1].upper() + text[1:]
-
-
-def _row_text(message: str) -> str:
-    """A checker's message about one row without its "Action 1:" (it shows on the row)."""
-    match = _ROW_MESSAGE.match(message)
-    return _capital(match[2] if match and match[2] else message)
-
 
 class RuleEditor:
     """The rule form, its condition groups and its action rows, validated together; `values()`
@@ -409,9 +396,9 @@ class RuleEditor:
         for problem in found:
             group_rows = placed.get(problem.group, [])
             if 1 <= problem.position <= len(group_rows):
-                group_rows[problem.position - 1].add_error(None, _capital(problem.message))
+                group_rows[problem.position - 1].add_error(None, capitalized(problem.message))
             else:
-                self.errors.append(_capital(str(problem)))
+                self.errors.append(capitalized(str(problem)))
         return not found
 
     def is_valid(self) -> bool:
@@ -440,13 +427,7 @@ class RuleEditor:
     def _check_actions(self) -> None:
         rows = [row for row in self.action_rows if row.action]
         found = validate_actions([row.action for row in rows], organization=self.organization)
-        for message in found:
-            match = _ROW_MESSAGE.match(message)
-            index = int(match[1]) - 1 if match else -1
-            if 0 <= index < len(rows):
-                rows[index].add_error(None, _row_text(message))
-            else:
-                self.errors.append(message)
+        self.errors += place_messages(rows, found)
 
     @property
     def conditions(self) -> dict:

@@ -33,6 +33,13 @@ TIME_TRIGGERS = (
     Trigger.HOURS_SINCE_AGENT,
     Trigger.HOURS_IN_STATUS,
 )
+# time trigger -> the Ticket column its hours count from (each indexed after the organization)
+CLOCKS: dict[str, str] = {
+    Trigger.HOURS_SINCE_CREATED: "created_at",
+    Trigger.HOURS_SINCE_CUSTOMER: "last_customer_message_at",
+    Trigger.HOURS_SINCE_AGENT: "last_agent_reply_at",
+    Trigger.HOURS_IN_STATUS: "status_changed_at",
+}
 
 
 class Rule(TenantModel):

@@ -15,7 +15,7 @@ from django.db.models import Q
 from automations import schema
 from automations.conditions import compile_conditions
 from automations.facts import TICKET_RELATED, facts_for_many
-from automations.models import Trigger
+from automations.models import CLOCKS, Trigger
 from automations.prefilter import prefilter_q
 from tickets.models import UNRESOLVED_CATEGORIES, Ticket
 
@@ -24,13 +24,6 @@ SHOWN = 50
 EVENT_FIELDS = {
     schema.Field.COMMENT_TEXT: "the new comment's text",
     schema.Field.ACTOR: "who made the event",
-}
-# time trigger -> the ticket's clock it counts from
-CLOCKS: dict[str, str] = {
-    Trigger.HOURS_SINCE_CREATED: "created_at",
-    Trigger.HOURS_SINCE_CUSTOMER: "last_customer_message_at",
-    Trigger.HOURS_SINCE_AGENT: "last_agent_reply_at",
-    Trigger.HOURS_IN_STATUS: "status_changed_at",
 }
 
 

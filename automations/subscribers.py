@@ -15,20 +15,10 @@ from automations.services.run import candidates
 from automations.tasks import handle_event
 from tickets import events
 
-# Every domain event a rule could be triggered by; those triggers.trigger_of knows are heard.
-CANDIDATES = (
-    events.TICKET_CREATED,
-    events.COMMENT_ADDED,
-    events.STATUS_CHANGED,
-    events.PRIORITY_CHANGED,
-    events.ASSIGNED,
-    events.SLA_WARNING,
-    events.SLA_BREACHED,
-)
-
 
 def names() -> list[str]:
-    return [name for name in CANDIDATES if triggers.trigger_of(name) is not None]
+    """Every domain event a rule's trigger names (automations.triggers.EVENT_TRIGGERS)."""
+    return list(triggers.EVENT_TRIGGERS)
 
 
 def enqueue(event: events.DomainEvent) -> None:
@@ -54,5 +44,5 @@ def connect() -> None:
 
 
 def disconnect() -> None:
-    for name in CANDIDATES:
+    for name in names():
         events.unsubscribe(name, enqueue)

@@ -31,7 +31,7 @@ from django.utils import timezone
 from django_scopes import scopes_disabled
 
 from automations import schema
-from automations.models import TIME_TRIGGERS, Rule, Trigger
+from automations.models import CLOCKS, TIME_TRIGGERS, Rule, Trigger
 from tenants.scoping import tenant_scope
 from tickets.models import DONE_CATEGORIES, Ticket
 
@@ -40,13 +40,6 @@ logger = logging.getLogger(__name__)
 LIMIT = 2000  # tickets read per rule and run; the rest are found by the next run
 BATCH = 100  # tickets per run_time_rule task
 RUN_TIME_RULE = "automations.run_time_rule"
-
-CLOCKS: dict[str, str] = {
-    Trigger.HOURS_SINCE_CREATED: "created_at",
-    Trigger.HOURS_SINCE_CUSTOMER: "last_customer_message_at",
-    Trigger.HOURS_SINCE_AGENT: "last_agent_reply_at",
-    Trigger.HOURS_IN_STATUS: "status_changed_at",
-}
 
 
 @dataclass
