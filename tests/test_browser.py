@@ -46,7 +46,11 @@ def test_agent_works_a_ticket(live_server, acme, globex, browser_page):
     page.keyboard.press("Control+Enter")
     page.locator(".entry.internal", has_text="queue is stuck").wait_for()
 
-    page.select_option("#prop-status", label="Pending")
+    # The note's answer swaps the sidebar in: a change made to the select it replaces would be
+    # lost, so wait for it to settle, and for the change's own answer before its toast.
+    page.wait_for_load_state("networkidle")
+    with page.expect_response(lambda r: r.url.endswith(f"/tickets/{ticket.number}/update/")):
+        page.select_option("#prop-status", label="Pending")
     page.locator("#toasts .toast", has_text="Saved.").first.wait_for()
     # The rail's counts follow the change without a reload.
     page.locator("#rail a", has_text="Pending").locator(".count", has_text="1").wait_for()
