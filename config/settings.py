@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "outbound_mail",
     "sla",
     "automations",
+    "portal",
     "demo",  # seed_demo; above every other app
 ]
 
@@ -93,6 +94,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "tenants.context_processors.tenant",
                 "tickets.context_processors.rail",
+                "portal.context_processors.portal",
             ],
         },
     },

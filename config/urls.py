@@ -5,6 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from portal import views as portal_views
 from tenants import auth_views as tenant_auth_views
 from tenants import away_views, security_views
 from tenants import settings_views as tenant_settings
@@ -12,7 +13,7 @@ from tenants.forms import TenantAuthenticationForm
 from tickets import views as ticket_views
 
 urlpatterns = [
-    path("", ticket_views.home, name="home"),
+    path("", portal_views.home, name="home"),
     path("healthz", ticket_views.health, name="health"),
     # Browsers ask for /favicon.ico before (or without) reading the page's <link rel="icon">.
     path(
@@ -68,4 +69,5 @@ urlpatterns = [
     path("", include("inbound_mail.urls")),
     path("", include("outbound_mail.urls")),
     path("", include("automations.macro_urls")),  # macros: /agent/… and /settings/macros/
+    path("", include("portal.urls")),  # the customer portal: /tickets/, /new/, /contact/, …
 ]

@@ -43,4 +43,6 @@ urlpatterns = [
     path("audit/", security_views.audit_log, name="settings_audit"),
     path("sla/", include("sla.urls")),
     path("automations/", include("automations.urls")),
+    path("portal/", include("portal.settings_urls")),
+    path("portal/forms/", include("portal.form_settings_urls")),
 ]

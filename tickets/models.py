@@ -98,6 +98,8 @@ class Contact(TenantModel):
     undeliverable_reason = models.CharField(max_length=300, blank=True)
     # What agents should know about the person (free text, shown on the contact's page).
     notes = models.TextField(blank=True)
+    # The contact's own choice (the portal's profile): mail on every public reply, or none.
+    mail_replies = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
