@@ -170,6 +170,8 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 MAX_UPLOAD_SIZE = env.int("MAX_UPLOAD_SIZE", default=25 * 1024 * 1024)
+# How often an open ticket list asks for its first page again (static/js/app.js).
+TICKET_LIST_REFRESH_SECONDS = env.int("TICKET_LIST_REFRESH_SECONDS", default=15)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 

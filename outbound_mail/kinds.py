@@ -22,6 +22,7 @@ class Kind(models.TextChoices):
     TEST = "test", "Test email"
     AUTOMATION_MAIL = "automation_mail", "Automation mail to the requester"
     AUTOMATION_NOTICE = "automation_notice", "Automation notice"
+    PORTAL_SIGN_IN = "portal_sign_in", "Portal sign-in link"
 
 
 CUSTOMER_KINDS = (
@@ -47,6 +48,12 @@ TEMPLATE_KINDS = tuple(k for k in CUSTOMER_KINDS + AGENT_KINDS if k not in RULE_
 # Security notices to one agent: always mailed (no preference turns them off), always the
 # shipped template (no tenant template can hide what they say).
 NOTICE_KINDS = (Kind.STAFF_MAIL_UNVERIFIED,)
+# The portal's sign-in link to a contact (outbound_mail.services.portal_mail): a security
+# notice of its own, about no ticket; always mailed, always the shipped template.
+PORTAL_KINDS = (Kind.PORTAL_SIGN_IN,)
+# What a contact's portal choice "No mail" (Contact.mail_replies False) withholds: the updates
+# about their tickets. The confirmation of a ticket they opened still goes.
+REPLY_CHOICE_KINDS = (Kind.AGENT_REPLY, Kind.TICKET_RESOLVED, Kind.STATUS_CHANGED)
 # An agent's forward to any address (outbound_mail.services.forwarding): a human message sent at
 # once, always the shipped template, never folded, no preference.
 # Customer updates wait for the debounce and fold into one message per ticket and recipient.
@@ -59,6 +66,7 @@ AUTO_SUBMITTED = {
     Kind.AUTOMATION_MAIL: "auto-generated",
     **dict.fromkeys(AGENT_KINDS, "auto-generated"),
     **dict.fromkeys(NOTICE_KINDS, "auto-generated"),
+    **dict.fromkeys(PORTAL_KINDS, "auto-generated"),
 }
 
 

@@ -77,13 +77,23 @@ def visitor(request) -> PortalVisitor | None:
     return found
 
 
-def _signed_in(request) -> PortalVisitor | None:
-    stored = request.session.get(SESSION_KEY)
+def _stored(request, key: str) -> tuple[dict, int] | None:
+    """The session's entry under `key` and its contact id, when it is this tenant's."""
+    stored = request.session.get(key)
     if not isinstance(stored, dict) or stored.get("org") != request.organization.pk:
         return None
+    contact_id = stored.get("contact")
+    return (stored, contact_id) if isinstance(contact_id, int) else None
+
+
+def _signed_in(request) -> PortalVisitor | None:
+    found = _stored(request, SESSION_KEY)
+    if found is None:
+        return None
+    stored, contact_id = found
     account = (
         PortalAccount.objects.select_related("contact", "contact__customer")
-        .filter(contact_id=stored.get("contact"))
+        .filter(contact_id=contact_id)
         .first()
     )
     if account is None or account.session_epoch != stored.get("epoch"):
@@ -93,13 +103,13 @@ def _signed_in(request) -> PortalVisitor | None:
 
 
 def _preview(request) -> PortalVisitor | None:
-    stored = request.session.get(PREVIEW_KEY)
-    if not isinstance(stored, dict) or stored.get("org") != request.organization.pk:
+    found = _stored(request, PREVIEW_KEY)
+    if found is None:
         return None
     if not is_agent(request):
         request.session.pop(PREVIEW_KEY, None)
         return None
-    contact = Contact.objects.select_related("customer").filter(pk=stored.get("contact")).first()
+    contact = Contact.objects.select_related("customer").filter(pk=found[1]).first()
     return PortalVisitor(contact=contact, preview=True) if contact is not None else None
 
 

@@ -91,4 +91,4 @@ def _accepted(request, invitation: Invitation, user):
     if not request.user.is_authenticated:
         login(request, user)
     messages.success(request, f"Welcome to {request.organization.name}.")
-    return redirect("home")
+    return redirect("tickets:list")

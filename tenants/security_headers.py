@@ -1,7 +1,8 @@
 """Response headers every page gets beyond Django's SecurityMiddleware and django-csp:
 `Cache-Control: private, no-store` on the pages of signed-in people (the agent workspace,
-settings, the platform's staff pages), so a shared computer's cache or a proxy never keeps a
-ticket; and the policy of the one document that may load a message's remote images.
+settings, the platform's staff pages, the customer portal), so a shared computer's cache or a
+proxy never keeps a ticket; and the policy of the one document that may load a message's remote
+images.
 
 Mail may load remote images only when the agent asks (tickets.remote_images): they tell the
 sender that and when the mail was read (tracking pixels) and from where. A page's policy is
@@ -14,8 +15,21 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.cache import patch_cache_control
 
 # Path prefixes of pages that show tenant data to signed-in people; static files, health
-# checks, webhooks and the sign-in pages are not among them.
+# checks, webhooks and the agents' sign-in pages are not among them. The customer portal's
+# pages (portal.urls, at the host's root, its front page `/` too) are: they show a contact's
+# tickets, and its sign-in pages carry one-time links.
 PRIVATE_PATH_PREFIXES = ("/agent/", "/settings/", "/platform/", "/account/")
+PORTAL_PATH_PREFIXES = (
+    *("/tickets/", "/new/", "/profile/", "/contact/"),
+    *("/sign-in/", "/sign-out/", "/portal/"),
+)
+PORTAL_FRONT_PAGE = "/"
+
+
+def is_private_path(path: str) -> bool:
+    return path == PORTAL_FRONT_PAGE or path.startswith(
+        PRIVATE_PATH_PREFIXES + PORTAL_PATH_PREFIXES
+    )
 
 
 class PrivatePagesMiddleware:
@@ -26,9 +40,7 @@ class PrivatePagesMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        if request.path_info.startswith(PRIVATE_PATH_PREFIXES) and not response.has_header(
-            "Cache-Control"
-        ):
+        if is_private_path(request.path_info) and not response.has_header("Cache-Control"):
             patch_cache_control(response, private=True, no_store=True)
         return response
 

@@ -1,7 +1,7 @@
 """Limits on guessing, kept in the cache: failed attempts are counted per account and per client
 address, and past a limit that account or address is locked for a time that doubles with each
-lock. Used by the sign-in forms and password-reset requests; magic links and API tokens take a
-Policy of their own.
+lock. Used by the sign-in forms, password-reset requests and the portal's sign-in links
+(MAGIC_LINK); API tokens will take a Policy of their own.
 
 Accounts are counted by the name that was typed, whether or not such an account exists, so a
 lock says nothing about which accounts exist."""
@@ -36,6 +36,15 @@ SIGN_IN = Policy(
 PASSWORD_RESET = Policy(
     name="password-reset",
     message="Too many password reset requests; try again in {wait}.",
+    per_account=3,
+    per_address=10,
+)
+# Portal sign-in links (portal.services.auth): every request counts, sent or not, so the limit
+# says nothing about which addresses are contacts. The account is the tenant and the address
+# typed: one person who is a contact of two tenants has a limit on each.
+MAGIC_LINK = Policy(
+    name="magic-link",
+    message="Too many sign-in links were asked for; wait {wait} and try again.",
     per_account=3,
     per_address=10,
 )

@@ -24,6 +24,7 @@ APPS = (
     "sla",
     "automations",
     "demo",
+    "portal",
 )
 HOSTILE = [
     "https://evil.example/x",
@@ -45,12 +46,15 @@ READERS = {
     "tenants/redirects.py",  # safe_next itself
     "tenants/away_views.py",  # the away switch (walked in tests/automations/test_away.py)
     "automations/macro_views.py",  # a macro applied to the list's selection
+    "portal/auth_views.py",  # the portal's sign-in (walked in tests/portal/test_auth.py)
 }
 TEMPLATES_SENDING_NEXT = {
     "templates/registration/login.html",
     "templates/inbound_mail/platform_login.html",
     "templates/tickets/list.html",  # the bulk form
     "templates/agent_base.html",  # the away switch in the user menu
+    "templates/portal/sign_in_form.html",  # the portal's sign-in by link
+    "templates/portal/sign_in_password.html",  # and by password
 }
 
 

@@ -12,7 +12,9 @@ The ticket list takes contributions too (SLA badges, filters and sorts today): `
 adds annotations or prefetches to the rows a page loads (a fixed number of queries however many
 rows), `list_row_templates` are included in each row (with `t`, the ticket), `list_filters` are
 extra choices of the list's `only` parameter and `list_sorts` extra sort keys on a field that the
-sort's own `annotate` adds (nullable; rows without a value sort last). `bulk_action_templates`
+sort's own `annotate` adds (nullable; rows without a value sort last); `list_params` are
+filters with their own URL parameter and a value (`?choice=12:Billing`, portal's intake
+answers), each a select of the options its `choices()` offers. `bulk_action_templates`
 are included in the selection's bulk bar, inside its form (a button with its own `formaction`
 receives the same `tickets`, `all_matching`, `query` and `next` fields).
 """
@@ -36,6 +38,19 @@ class ListFilter:
     value: str
     label: str
     apply: QuerysetHook
+
+
+@dataclass(frozen=True)
+class ListParam:
+    """A filter with its own URL parameter: `?<name>=<value>` narrows the rows with
+    `apply(qs, value)` (a value it does not know finds nothing). `choices()` gives the select's
+    options as groups, [(group label, [(value, label), ...]), ...]; it is read only when the
+    whole list page renders (one query at most), and no options means no select."""
+
+    name: str
+    label: str
+    apply: Callable[[QuerySet, str], QuerySet]
+    choices: Callable[[], Sequence[tuple[str, Sequence[tuple[str, str]]]]]
 
 
 @dataclass(frozen=True)
@@ -64,6 +79,7 @@ class Contribution:
     list_row_templates: tuple[str, ...] = ()
     list_filters: tuple[ListFilter, ...] = ()
     list_sorts: tuple[ListSort, ...] = ()
+    list_params: tuple[ListParam, ...] = ()
     bulk_action_templates: tuple[str, ...] = ()
 
 
@@ -111,6 +127,10 @@ def list_row_templates() -> list[str]:
 
 def list_filters() -> dict[str, ListFilter]:
     return {f.value: f for c in _contributions.values() for f in c.list_filters}
+
+
+def list_params() -> dict[str, ListParam]:
+    return {p.name: p for c in _contributions.values() for p in c.list_params}
 
 
 def list_sorts() -> dict[str, ListSort]:

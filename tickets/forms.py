@@ -67,6 +67,22 @@ class TicketFilterForm(forms.Form):
     only = forms.ChoiceField(required=False, choices=lambda: _only_choices())
     after = forms.CharField(required=False, max_length=80)
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Filters with their own parameter (`?choice=12:Billing`), which apps above contribute.
+        for name in contributions.list_params():
+            self.fields.setdefault(name, forms.CharField(required=False, max_length=300))
+
+    def clean(self):
+        """The contributed parameters' values, together as `params` (TicketFilters.params)."""
+        data = super().clean() or {}
+        params = {}
+        for name in contributions.list_params():
+            if name not in TicketFilterForm.base_fields and (value := data.pop(name, "")):
+                params[name] = value
+        data["params"] = params
+        return data
+
 
 class ReplyForm(forms.Form):
     body = forms.CharField(

@@ -1,6 +1,7 @@
 """Reads for the agent workspace: filtered ticket lists with keyset pages, counts, a ticket."""
 
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import datetime, timedelta
 
 from django.core.cache import cache
@@ -46,6 +47,8 @@ class TicketFilters:
     after: str = ""
     only: str = ""  # a filter an app above tickets contributes (tickets.contributions)
     tag: str = ""  # a tag's name, any case
+    # Filters with their own parameter, by name -> value (tickets.contributions.ListParam).
+    params: dict[str, str] = dataclass_field(default_factory=dict)
 
 
 def _view_q(view: str, user) -> Q:
@@ -103,6 +106,10 @@ def ticket_queryset(filters: TicketFilters, user) -> QuerySet[Ticket]:
     contributed = contributions.list_filters().get(filters.only)
     if contributed is not None:
         qs = contributed.apply(qs)
+    for name, value in filters.params.items():
+        param = contributions.list_params().get(name)
+        if param is not None:
+            qs = param.apply(qs, value)
     return qs
 
 

@@ -1,11 +1,13 @@
 """The agent workspace: ticket list, ticket page, reply, properties, bulk changes, new ticket,
 attachment download and canned responses. Views parse, call one service and render."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import FileResponse, Http404, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.functional import SimpleLazyObject
 from django.views.decorators.http import require_GET, require_POST
 
 from tenants.access import agent_required
@@ -74,11 +76,15 @@ def ticket_list(request):
         "list_row_templates": contributions.list_row_templates(),
         "list_filters": list(contributions.list_filters().values()),
         "list_sorts": list(contributions.list_sorts().values()),
+        # Read only if the template shows them: the rows' partial asks for no options.
+        "list_params": SimpleLazyObject(lambda: _param_selects(filters)),
         "bulk_action_templates": contributions.bulk_action_templates(),
         "statuses": list(Status.objects.all()),
         "priorities": list(Priority.objects.all()),
         "agents": list(agents_queryset()),
         "tags": list(Tag.objects.all()),
+        # static/js/app.js asks for the first page's rows again this often (live updates later).
+        "list_refresh_seconds": settings.TICKET_LIST_REFRESH_SECONDS,
     }
     template = (
         "tickets/_list_rows.html"
@@ -86,6 +92,19 @@ def ticket_list(request):
         else "tickets/list.html"
     )
     return render(request, template, context)
+
+
+def _param_selects(filters: selectors.TicketFilters) -> list[dict]:
+    """The selects of the contributed parameter filters that offer options."""
+    selects = []
+    for param in contributions.list_params().values():
+        groups = param.choices()
+        if groups:
+            value = filters.params.get(param.name, "")
+            selects.append(
+                {"name": param.name, "label": param.label, "groups": groups, "value": value}
+            )
+    return selects
 
 
 def _get_ticket(number: int) -> Ticket:

@@ -5,6 +5,7 @@ rows, send them outside any transaction and record the answer (`sending.outgoing
 a sweeper returns rows a dead worker left in flight. Time is always passed in as `now`.
 
 Imports run one way: notify -> customer_updates -> outbox -> templates, and sending -> outbox;
+portal_mail -> templates (the portal's sign-in link);
 connections and preferences import no sibling. Tasks call these; nothing here imports tasks.
 Callers import the module that holds a name; this package re-exports nothing.
 """

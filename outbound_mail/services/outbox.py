@@ -159,7 +159,7 @@ def queue(
 
     `extra_headers` are display headers (a reply's To and Cc); the row still goes to
     `recipient` alone. `source` replaces the kind's template (an automation's own text)."""
-    withheld = _withheld(ctx, recipient, automatic)
+    withheld = _withheld(ctx, kind, recipient, automatic)
     rendered = render(ctx, kind, {**values, "recipient_name": recipient.name}, source=source)
     row = OutgoingMessage(
         organization=ctx.organization,
@@ -229,14 +229,17 @@ def link_comments(row: OutgoingMessage, comment_ids: list[int]) -> None:
     )
 
 
-def _withheld(ctx: EventContext, recipient: Recipient, automatic: bool) -> str:
-    """Why this message must not be sent, or "" (loop safety, RFC 3834 section 2)."""
+def _withheld(ctx: EventContext, kind: str, recipient: Recipient, automatic: bool) -> str:
+    """Why this message must not be sent, or "" (loop safety, RFC 3834 section 2; the
+    contact's own choice of no mail about their tickets, made in the portal's profile)."""
     address = recipient.address
     if safety.is_own_address(address, ctx.own_addresses):
         return "Not sent: this is one of our own addresses (it would loop back as a ticket)."
+    contact = recipient.contact
+    if kind in kinds.REPLY_CHOICE_KINDS and contact is not None and not contact.mail_replies:
+        return f"Not sent: {address} chose no mail about replies (the portal's profile)."
     if not automatic:
         return ""
-    contact = recipient.contact
     if contact is not None and contact.undeliverable:
         why = f" ({contact.undeliverable_reason})" if contact.undeliverable_reason else ""
         return f"Not sent: {address} is marked undeliverable{why}."
