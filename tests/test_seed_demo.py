@@ -15,8 +15,8 @@ def test_seed_demo_is_idempotent_and_logins_work(db):
     acme = Organization.objects.get(slug="acme")
     globex = Organization.objects.get(slug="globex")
     with tenant_scope(acme):
-        # the SLA demo tickets and the one pending for the reminder rule
-        assert Ticket.objects.count() == 20 + len(SLA_TICKETS) + 1
+        # the SLA demo tickets, the one pending for the reminder rule, the portal contact's
+        assert Ticket.objects.count() == 20 + len(SLA_TICKETS) + 1 + 3
         assert Ticket.objects.filter(subject=PENDING_SUBJECT).count() == 1
         roles = dict(Membership.objects.values_list("user__email", "role"))
         assert roles["agent@acme.test"] == "agent"
@@ -31,6 +31,40 @@ def test_seed_demo_is_idempotent_and_logins_work(db):
     client = Client(HTTP_HOST="acme.localhost")
     response = client.post("/login/", {"username": "agent@acme.test", "password": "demo"})
     assert response["Location"] == "/agent/"
+
+
+def test_seed_demo_gives_acme_a_portal_with_two_forms_and_a_demo_contact(db):
+    from django.test import Client
+
+    from portal.models import IntakeForm, PortalSettings, Submission
+
+    call_command("seed_demo", tickets=5, verbosity=0)
+    call_command("seed_demo", tickets=5, verbosity=0)
+    acme = Organization.objects.get(slug="acme")
+    with tenant_scope(acme):
+        assert list(IntakeForm.objects.values_list("name", flat=True)) == [
+            "Billing question",
+            "Bug report",
+        ]
+        assert PortalSettings.objects.get().contact_form_intake.name == "Bug report"
+        mine = Ticket.objects.filter(requester__email="customer@acme.test")
+        assert mine.count() == 3
+        submitted = Submission.objects.get(ticket__requester__email="customer@acme.test")
+        assert submitted.ticket.priority.name == "Urgent"  # the form's severity field set it
+    client = Client(HTTP_HOST="acme.localhost")
+    signed_in = client.post(
+        "/sign-in/password/", {"email": "customer@acme.test", "password": "demo"}
+    )
+    assert signed_in.status_code == 302
+    page = client.get("/tickets/").content.decode()
+    for ticket in mine:
+        assert ticket.subject.replace("'", "&#x27;") in page
+    assert (
+        "Internal: check their plan"
+        not in client.get(
+            f"/tickets/{mine.get(subject__startswith='Can we get').number}/"
+        ).content.decode()
+    )
 
 
 def test_seed_demo_gives_acme_sla_calendar_holidays_policies_and_timers(db):

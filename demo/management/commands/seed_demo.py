@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
-from demo import automations_seed, sla_seed
+from demo import automations_seed, portal_seed, sla_seed
 from inbound_mail.models import InboundAddress
 from inbound_mail.services import addresses as inbound_addresses
 from tenants import services as tenant_services
@@ -113,6 +113,7 @@ class Command(BaseCommand):
             # mail and tickets from now on are.
             automations_seed.seed_automations(acme)
             automations_seed.seed_pending_ticket(acme)
+            portal_seed.seed_portal(acme)
         self._tickets(globex, max(10, tickets // 10), rng)
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
 
