@@ -8,7 +8,7 @@ from email.utils import formataddr, parseaddr
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 
-from outbound_mail import transport
+from outbound_mail import dkim_keys, transport
 from outbound_mail.models import OutgoingMessage, SmtpConnection
 from tickets.models import Attachment
 from tickets.rich_text import INLINE_IMAGE_TYPES
@@ -22,10 +22,14 @@ class Sender:
 
     from_header: str
     smtp: transport.SmtpConfig | None  # None: Django's EMAIL_BACKEND (an ESP, files, memory)
+    # The tenant's DKIM key, on mail we hand to an SMTP server ourselves. An ESP signs with
+    # its own keys (the tenant sets that up with the ESP), so mail through the backend is not.
+    signer: dkim_keys.Signer | None = None
 
     def send(self, message: EmailMultiAlternatives) -> transport.Outcome:
         if self.smtp is not None:
-            return transport.send_smtp(self.smtp, message)
+            sign = self.signer.sign if self.signer is not None else None
+            return transport.send_smtp(self.smtp, message, sign=sign)
         return transport.send_backend(message)
 
 
@@ -67,10 +71,15 @@ def sender_for(organization, connection: SmtpConnection | None) -> Sender:
     """The tenant's own server when it is enabled (or when testing it), else the platform's."""
     if connection is not None:
         name = connection.from_name or display_name(organization)
-        return Sender(formataddr((name, connection.from_address)), smtp_config(connection))
+        from_header = formataddr((name, connection.from_address))
+        signer = dkim_keys.signer_for(organization, from_header)
+        return Sender(from_header, smtp_config(connection), signer)
     platform_name, platform_address = parseaddr(settings.DEFAULT_FROM_EMAIL)
     name = display_name(organization) or platform_name
-    return Sender(formataddr((name, platform_address)), platform_smtp_config())
+    from_header = formataddr((name, platform_address))
+    smtp = platform_smtp_config()
+    signer = dkim_keys.signer_for(organization, from_header) if smtp is not None else None
+    return Sender(from_header, smtp, signer)
 
 
 def build(row: OutgoingMessage, sender: Sender) -> EmailMultiAlternatives:

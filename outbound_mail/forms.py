@@ -1,10 +1,11 @@
 """Forms of the outbound mail settings pages: SMTP connection, mail settings, test mail,
-notification channels, templates and branding (with the logo's type sniffed from its bytes)."""
+notification channels, templates, branding (with the logo's type sniffed from its bytes) and
+DKIM keys."""
 
 from django import forms
 from django.core.validators import RegexValidator
 
-from outbound_mail import placeholders, rendering
+from outbound_mail import dkim_keys, placeholders, rendering
 from outbound_mail.kinds import AGENT_KINDS, Channel, Kind
 from outbound_mail.models import MailSettings, SmtpConnection
 
@@ -157,3 +158,55 @@ def logo_type(head: bytes) -> str | None:
     if head.startswith(b"\xff\xd8\xff"):
         return "image/jpeg"
     return None
+
+
+class DkimKeyForm(forms.Form):
+    """A new DKIM key: for the From address's domain (or one above it), under a new selector."""
+
+    domain = forms.CharField(
+        max_length=253, help_text="The domain of your From address, or a domain above it."
+    )
+    selector = forms.CharField(
+        max_length=63,
+        help_text="The key's name in DNS: letters, digits and hyphens. A new one for each key.",
+    )
+
+    def __init__(self, *args, from_domain: str, taken: set[str], **kwargs):
+        super().__init__(*args, **kwargs)
+        # taken: the record names (<selector>._domainkey.<domain>) of earlier and active keys
+        self.from_domain, self.taken = from_domain, taken
+
+    def clean_domain(self) -> str:
+        domain = dkim_keys.ascii_domain(self.cleaned_data["domain"])
+        if not domain:
+            raise forms.ValidationError("Enter a domain name such as example.com.")
+        if not dkim_keys.aligned(domain, self.from_domain):
+            raise forms.ValidationError(
+                f"Mail goes out from {self.from_domain or 'an address without a domain'}: "
+                "receivers only count a signature of that domain or one above it (DMARC)."
+            )
+        return domain
+
+    def clean_selector(self) -> str:
+        selector = self.cleaned_data["selector"].strip().lower()
+        if not dkim_keys.SELECTOR_RE.match(selector):
+            raise forms.ValidationError(
+                "Use letters, digits and hyphens (a dot between parts), such as hd203001."
+            )
+        return selector
+
+    def clean(self):
+        data = super().clean() or self.cleaned_data
+        domain, selector = data.get("domain"), data.get("selector")
+        if not (domain and selector):
+            return data
+        name = f"{selector}._domainkey.{domain}"
+        if name in self.taken:
+            self.add_error(
+                "selector",
+                "An earlier key of this domain has this selector: choose a new one, so that "
+                "both records can be published while mail signed with the old key arrives.",
+            )
+        elif len(name) > 253:
+            self.add_error("selector", "Too long for a DNS name with this domain.")
+        return data

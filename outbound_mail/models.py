@@ -235,3 +235,44 @@ class Notification(TenantModel):
                 condition=Q(read_at__isnull=True),
             ),
         ]
+
+
+class DkimKey(TenantModel):
+    """A tenant's DKIM signing key (RFC 6376) for the domain of its From address.
+
+    A new key waits (`pending`) until the admin has published its record and switches it on;
+    then it signs (`active`) and the key it replaces is `retired`, its private half wiped. At most
+    one of each of the first two per tenant.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Waiting to be switched on"
+        ACTIVE = "active", "Signing"
+        RETIRED = "retired", "Replaced"
+
+    domain = models.CharField(max_length=253)
+    selector = models.CharField(max_length=63)
+    private_key = EncryptedTextField(blank=True)  # PEM (PKCS#1); "" once retired
+    public_key = models.TextField()  # base64 DER SubjectPublicKeyInfo: the record's p=
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    activated_at = models.DateTimeField(null=True, blank=True)
+    retired_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization"], condition=Q(state="active"), name="dkimkey_one_active"
+            ),
+            models.UniqueConstraint(
+                fields=["organization"], condition=Q(state="pending"), name="dkimkey_one_pending"
+            ),
+        ]
+        indexes = [models.Index(fields=["organization", "state"], name="dkimkey_org_state")]
+
+    def __str__(self):
+        return f"{self.selector}._domainkey.{self.domain} ({self.state})"

@@ -16,6 +16,7 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import parseaddr
 
@@ -235,10 +236,18 @@ pool = SessionPool()
 TEMPORARY_ERRORS = (smtplib.SMTPException, OSError, socket.timeout, ssl.SSLError)
 
 
-def send_smtp(config: SmtpConfig, message: EmailMessage) -> Outcome:
-    """Send one message over a pooled session; a session the server dropped is reopened once."""
+def send_smtp(
+    config: SmtpConfig, message: EmailMessage, sign: Callable[[bytes], bytes] | None = None
+) -> Outcome:
+    """Send one message over a pooled session; a session the server dropped is reopened once.
+
+    `sign` (a DKIM signer) gets the final bytes: message() makes new MIME boundaries each
+    call, so a signature is only good for the very bytes it was made from.
+    """
     # Django's SafeMIME classes take linesep; the stub types message() as the base Message.
     raw = message.message().as_bytes(linesep="\r\n")  # type: ignore[call-arg]  # see above
+    if sign is not None:
+        raw = sign(raw)
     recipients = message.recipients()
     try:
         return _send_on_pooled(config, message.from_email, recipients, raw)

@@ -1,16 +1,18 @@
-"""Pages: the agent's notifications and preferences; the admin's mail settings, templates and
-branding; the public logo mail clients fetch."""
+"""Pages: the agent's notifications and preferences; the admin's mail settings (with DKIM keys),
+templates and branding; the public logo mail clients fetch."""
 
 from django.contrib import messages
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from outbound_mail import placeholders, rendering, selectors
+from outbound_mail import dkim_keys, placeholders, rendering, selectors
 from outbound_mail.forms import (
     BrandingForm,
     ChannelsForm,
+    DkimKeyForm,
     MailSettingsForm,
     SmtpConnectionForm,
     TemplateForm,
@@ -18,8 +20,8 @@ from outbound_mail.forms import (
     logo_type,
 )
 from outbound_mail.kinds import AGENT_KINDS, CUSTOMER_KINDS, TEMPLATE_KINDS, Kind
-from outbound_mail.models import Notification
-from outbound_mail.services import templates
+from outbound_mail.models import DkimKey, Notification
+from outbound_mail.services import dkim, templates
 from outbound_mail.services.connections import mail_settings_save, smtp_connection_save
 from outbound_mail.services.preferences import (
     notification_defaults_save,
@@ -28,6 +30,7 @@ from outbound_mail.services.preferences import (
     preferences_save,
 )
 from outbound_mail.services.sending import outgoing_send_test
+from tenants import confirm
 from tenants.access import admin_required, agent_required
 from tickets.models import Ticket
 
@@ -108,6 +111,7 @@ def email_settings(request):
         "settings_form": settings_form,
         "test_form": TestEmailForm(initial={"to": request.user.email}),
         "connection": connection,
+        "dkim_key": dkim.dkim_keys_current(organization=request.organization).active,
     }
     return render(request, "outbound_mail/email_settings.html", context, status=_status(request))
 
@@ -138,6 +142,7 @@ def email_test(request):
         "settings_form": MailSettingsForm(instance=selectors.mail_settings(), prefix="mail"),
         "test_form": form,
         "connection": connection,
+        "dkim_key": dkim.dkim_keys_current(organization=request.organization).active,
     }
     if form.is_valid() and connection is None and not selectors.is_member(form.cleaned_data["to"]):
         # The platform's connection (its ESP, its reputation) is not for mailing outsiders.
@@ -150,6 +155,131 @@ def email_test(request):
             now=timezone.now(),
         )
     return render(request, "outbound_mail/email_settings.html", context)
+
+
+# -- DKIM keys (admins) --------------------------------------------------------------------------
+
+
+@admin_required
+def dkim_settings(request):
+    """The tenant's DKIM keys and their DNS records; a POST generates a new key."""
+    organization = request.organization
+    origin = dkim.mail_origin(organization=organization)
+    form = _dkim_form(request, origin, request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        key = dkim.dkim_key_generate(
+            organization=organization, user=request.user, now=timezone.now(), **form.cleaned_data
+        )
+        messages.success(
+            request, f"Key “{key.selector}” made. Publish its record, check DNS, then switch it on."
+        )
+        return redirect("outbound_mail:dkim")
+    return _dkim_page(request, origin, form, status=_status(request))
+
+
+def _dkim_form(request, origin: dkim.MailOrigin, data=None) -> DkimKeyForm:
+    taken = dkim.taken_names(organization=request.organization)
+    selector = dkim.default_selector(now=timezone.now(), domain=origin.domain, taken=taken)
+    return DkimKeyForm(
+        data,
+        from_domain=origin.domain,
+        taken=taken,
+        initial={"domain": origin.domain, "selector": selector},
+    )
+
+
+def _dkim_page(request, origin, form, *, checks=None, status=200):
+    keys = dkim.dkim_keys_current(organization=request.organization)
+    checks = checks or {}
+
+    def rows(key: DkimKey | None):
+        if key is None:
+            return []
+        found = checks.get(key.pk, [])
+        by_kind = {check.record.kind: check for check in found}
+        return [(r, by_kind.get(r.kind)) for r in dkim.records_for(key, origin)]
+
+    context = {
+        "origin": origin,
+        "keys": keys,
+        "active_rows": rows(keys.active),
+        "pending_rows": rows(keys.pending),
+        "form": form,
+        "aligned": keys.active is not None and dkim_keys.aligned(keys.active.domain, origin.domain),
+    }
+    return render(request, "outbound_mail/dkim.html", context, status=status)
+
+
+def _current_key(request, pk) -> DkimKey:
+    """The tenant's active or waiting key with this id; anything else (another tenant's key, a
+    retired one, junk) is a 404."""
+    keys = dkim.dkim_keys_current(organization=request.organization)
+    for key in (keys.active, keys.pending):
+        if key is not None and str(key.pk) == str(pk):
+            return key
+    raise Http404("No such key.")
+
+
+@require_POST
+@admin_required
+def dkim_check(request):
+    """Look the key's records up in DNS now and show, per record, what is published."""
+    key = _current_key(request, request.POST.get("key"))
+    origin = dkim.mail_origin(organization=request.organization)
+    found = dkim.dkim_dns_check(records=dkim.records_for(key, origin))
+    return _dkim_page(request, origin, _dkim_form(request, origin), checks={key.pk: found})
+
+
+@require_POST
+@admin_required
+def dkim_activate(request):
+    """Sign with the waiting key; replacing a key that signs asks first."""
+    keys = dkim.dkim_keys_current(organization=request.organization)
+    if keys.pending is None:
+        raise Http404("No key is waiting.")
+    if keys.active is not None:
+        asking = confirm.unconfirmed(
+            request,
+            confirm.Confirmation(
+                f"Replace the key “{keys.active.selector}” with “{keys.pending.selector}”?",
+                reverse("outbound_mail:dkim"),
+                detail=f"Mail is signed with “{keys.pending.selector}” from now on, which "
+                "receivers can check only once its record is published (Check DNS). Keep the "
+                f"record of “{keys.active.selector}” for a few days, for mail still on its way.",
+                action="Replace the key",
+            ),
+        )
+        if asking:
+            return asking
+    try:
+        key = dkim.dkim_key_activate(organization=request.organization, now=timezone.now())
+    except DkimKey.DoesNotExist:  # switched on (or replaced) by someone else meanwhile
+        raise Http404("No key is waiting.") from None
+    messages.success(request, f"Mail is signed with the key “{key.selector}” from now on.")
+    return redirect("outbound_mail:dkim")
+
+
+@require_POST
+@admin_required
+def dkim_disable(request):
+    keys = dkim.dkim_keys_current(organization=request.organization)
+    if keys.active is None:
+        raise Http404("No key signs mail.")
+    asking = confirm.unconfirmed(
+        request,
+        confirm.Confirmation(
+            f"Stop signing mail with the key “{keys.active.selector}”?",
+            reverse("outbound_mail:dkim"),
+            detail="Mail goes out unsigned; with a DMARC policy that rejects, it then passes "
+            "only by SPF. The key is discarded: signing again needs a new one.",
+            action="Stop signing",
+        ),
+    )
+    if asking:
+        return asking
+    dkim.dkim_key_disable(organization=request.organization, now=timezone.now())
+    messages.success(request, "Mail is no longer signed.")
+    return redirect("outbound_mail:dkim")
 
 
 @admin_required
