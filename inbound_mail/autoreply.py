@@ -17,7 +17,15 @@ open tickets for them. Decisions:
 - Return-Path "<>" (RFC 5321 4.5.5): a null envelope sender, as on DSNs and MDNs.
 - From mailer-daemon/postmaster, or a no-reply address.
 - multipart/report (DSN, MDN, ARF feedback) content.
-- An out-of-office or auto-reply subject in common languages.
+- An out-of-office or auto-reply subject in common languages: Outlook's localised
+  "Automatic reply:" prefixes ("Automatische Antwort:", "Réponse automatique :",
+  "Respuesta automática:", "自動応答:"), vacation wordings ("Abwesenheitsnotiz", "Fuera de la
+  oficina", "不在通知"). Words that people use in their own subjects too ("Absence",
+  "Abwesend", "Ausente", "不在") count only as the subject's first word, before a colon or
+  bracket, the way responders prefix the subject they answer.
+- An out-of-office body (`text`) in English, German, French, Spanish or Japanese, only on a
+  short message that answers another (In-Reply-To or References) and whose subject is not a
+  person's "Re:": responders that set none of the headers above answer that way.
 """
 
 from __future__ import annotations
@@ -57,15 +65,39 @@ _SUBJECT_RE = re.compile(
         réponse\ automatique|message\ d'absence|absence\ du\ bureau|
         respuesta\ automática|respuesta\ automatica|fuera\ de\ la\ oficina|
         resposta\ automática|fora\ do\ escritório|risposta\ automatica|fuori\ ufficio|
+        außer\ haus|ausser\ haus|nicht\ im\ büro|abwesenheitsmeldung|
+        absent(?:e)?\ du\ bureau|hors\ du\ bureau|fuera\ de\ oficina|respuesta\ de\ ausencia|
         autosvar|automatiskt\ svar|poza\ biurem|automatyczna\ odpowied[zź]|
         automatická\ odpověď|automaattinen\ vastaus|автоответ|автоматический\ ответ|
-        自动回复|自動回覆|自動応答|自動返信|不在通知|자동\ 응답
+        自动回复|自動回覆|自動応答|自動返信|自動送信|不在通知|不在のお知らせ|不在連絡|자동\ 응답
     )""",
     re.I | re.X,
 )
+# Ambiguous words, counted only as a prefix: "Abwesend: Ihre Anfrage", "[Absence] Re: ...",
+# "不在: お問い合わせ" (a full-width colon too), never "Absence de facture" or "不在票について".
+_PREFIX_SUBJECT_RE = re.compile(
+    r"^\s*[\[(【]?\s*(?:absence|absent(?:e)?|abwesend|ausente|ausencia|vacaciones|congés|"
+    r"urlaub|vacation|不在|休暇)\s*(?:[\]):\uff1a】]|\s-\s)",
+    re.I,
+)
+_OOO_BODY_RE = re.compile(
+    r"""out\ of\ (?:the\ )?office|away\ from\ (?:the\ )?office|on\ (?:annual\ )?leave\ until|
+    nicht\ im\ büro|außer\ haus|ausser\ haus|abwesend|im\ urlaub|
+    je\ suis\ (?:actuellement\ )?absente?|absente?\ du\ bureau|hors\ du\ bureau|
+    en\ congés?\ (?:jusqu|du)|
+    fuera\ de\ (?:la\ )?oficina|estar[ée]\ ausente|estoy\ ausente|de\ vacaciones\ hasta|
+    不在にして|不在です|不在のため|休暇を(?:いただいて|取って)|外出しております""",
+    re.I | re.X,
+)
+_REPLY_PREFIX_RE = re.compile(r"^\s*(?:re|aw|sv|vs|antw|odp|res|rv|回复|返信)\s*:", re.I)
+MAX_OOO_BODY = 1500
 _SUBJECT_REASONS = (
     (
-        re.compile(r"out of (?:the )?office|abwesen|absence|fuera de la oficina|afwezig", re.I),
+        re.compile(
+            r"out of (?:the )?office|abwesen|absence|fuera de (?:la )?oficina|afwezig|"
+            r"außer haus|ausser haus|nicht im büro|du bureau|不在",
+            re.I,
+        ),
         "subject: out of office",
     ),
 )
@@ -78,14 +110,22 @@ _KEYWORD_RE = re.compile(r"[a-z0-9_-]+")
 _REPORT_TYPE_RE = re.compile(r"report-type\s*=\s*\"?([a-z-]+)", re.I)
 
 
-def classify(headers: Mapping[str, list[str]], *, sender: str = "", subject: str = "") -> str:
+def classify(
+    headers: Mapping[str, list[str]], *, sender: str = "", subject: str = "", text: str = ""
+) -> str:
     """Why the message looks machine-generated, or "" when it does not.
-    `headers` maps lower-case names to raw values; `sender` is the From address."""
+    `headers` maps lower-case names to raw values; `sender` is the From address; `text`
+    the body text (optional: without it the body rule is skipped)."""
     for check in (_auto_submitted, _precedence, _flags, _suppress, _list, _loop, _null_path):
         reason = check(headers)
         if reason:
             return reason
-    return _system_sender(sender) or _report(headers) or _subject(subject)
+    return (
+        _system_sender(sender)
+        or _report(headers)
+        or _subject(subject)
+        or _out_of_office_body(headers, subject, text)
+    )
 
 
 def _first(headers: Mapping[str, list[str]], name: str) -> str:
@@ -150,9 +190,24 @@ def _report(headers: Mapping[str, list[str]]) -> str:
 
 def _subject(subject: str) -> str:
     subject = (subject or "")[:300]  # the phrases come first; a 200 kB subject is spam
+    if _PREFIX_SUBJECT_RE.match(subject):
+        return "subject: out of office"
     if not _SUBJECT_RE.search(subject):
         return ""
     for pattern, reason in _SUBJECT_REASONS:
         if pattern.search(subject):
             return reason
     return "subject: auto-reply"
+
+
+def _out_of_office_body(headers: Mapping[str, list[str]], subject: str, text: str) -> str:
+    """A vacation responder that sets no header: a short answer (In-Reply-To/References)
+    whose opening says the writer is away, under a subject that is not a person's reply."""
+    if not text or not ("in-reply-to" in headers or "references" in headers):
+        return ""
+    if _REPLY_PREFIX_RE.match(subject or ""):
+        return ""  # a person answering in their client, who may mention their holiday
+    own = text.strip()
+    if len(own) > MAX_OOO_BODY:
+        return ""
+    return "body: out of office" if _OOO_BODY_RE.search(own[:600]) else ""

@@ -2,10 +2,15 @@
 
 Standard DSNs (RFC 3464, multipart/report; report-type=delivery-status) are read from
 their message/delivery-status part. Many MTAs still send plain-text bounces (qmail,
-Exim, older Sendmail and Postfix, Gmail, Office 365, Domino, ...); those are recognised
-by a system sender or a bounce subject together with a failed recipient found in the
-explanation text. Only `action == "failed"` is a hard bounce; warnings about delayed
-delivery come back with action "delayed".
+Exim, older Sendmail and Postfix, Gmail, Office 365, Domino, DragonFly DMA, Japanese
+carriers, ...); those are recognised by the marks of the mail system (a system sender, a
+null envelope sender, Auto-Submitted, ...: `bounce_shapes.machine_made`) together with a
+bounce subject or sender and a failed recipient found in the explanation text. Amazon SES
+notifications and mailing-list managers' rejections have their own shapes
+(`bounce_shapes`). A person's mail that quotes or forwards a bounce is never one.
+Only `action == "failed"` is a hard bounce; warnings about delayed delivery come back with
+action "delayed"; `Bounce.is_permanent` tells a bad address from a passing failure.
+The shapes and their tests: docs/bounce-shapes.md.
 """
 
 from __future__ import annotations
@@ -14,38 +19,16 @@ import email.message
 import email.utils
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+
+from inbound_mail import bounce_shapes
+from inbound_mail.bounce_shapes import Bounce, is_system_address, is_system_sender
+
+__all__ = ["Bounce", "find_bounce"]
 
 Message = email.message.Message
 
-
-@dataclass
-class Bounce:
-    recipients: list[str]
-    status: str
-    action: str
-    original_message_id: str
-
-    @property
-    def is_hard(self) -> bool:
-        return self.action == "failed"
-
-
 _DSN_TYPES = ("message/delivery-status", "message/global-delivery-status")
 _RETURNED_TYPES = ("message/rfc822", "message/global", "text/rfc822-headers")
-_SYSTEM_LOCAL_PARTS = frozenset(
-    {
-        "mailer-daemon",
-        "mailer_daemon",
-        "mailerdaemon",
-        "postmaster",
-        "post_master",
-        "mail-daemon",
-        "maildaemon",
-        "mdaemon",
-        "mail.delivery.system",
-    }
-)
 _BOUNCE_SUBJECT_RE = re.compile(
     r"""undeliver|undelivered|not\ delivered|delivery\ (?:status\ )?notification|
     delivery\ (?:has\ )?fail|delivery\ failure|delivery\ problem|failure\ notice|
@@ -54,7 +37,7 @@ _BOUNCE_SUBJECT_RE = re.compile(
     non[-\ ]?delivery|nondeliverable|delivery\ report|delayed\ mail|
     message\ status|delivery\ status|error\ sending|bounce|unzustellbar|
     non\ remis|unzustellbare|no\ entregado|não\ entregue|
-    配信|未送達|送信エラー|不能送达|退信|недоставлен|не\ доставлено""",
+    配信|未送達|不達|送信エラー|エラーメール|返送|不能送达|退信|недоставлен|не\ доставлено""",
     re.I | re.X,
 )
 _INTRO_RE = re.compile(
@@ -73,7 +56,12 @@ _INTRO_RE = re.compile(
     delivery\ failed\ for|failed\ recipients?|delivery\ to\ .{1,80}\ failed|
     (?:was|were)\ not\ delivered\ to|did\ not\ reach\ the\ following|
     recipients?\ (?:were|was)\ affected|to\ the\ following\ address|
-    had\ (?:permanent\ |transient\ )?(?:fatal\ |delivery\ )?errors|failed\ addresses""",
+    had\ (?:permanent\ |transient\ )?(?:fatal\ |delivery\ )?errors|failed\ addresses|
+    error\ delivering\ your\ mail\ to|could\ not\ be\ delivered\ to:|
+    (?:mail|message)\ to\ the\ following\ recipients?\ could\ not\ be\ delivered|
+    unable\ to\ deliver\ your\ message\ to|
+    以下の(?:アドレス|宛先|あて先|受信者)|(?:配信|送信|配達)(?:が|することが)?でき(?:ません|なかった)|
+    届けることができ|宛先不明""",
     re.I | re.X,
 )
 _FAILURE_RE = re.compile(
@@ -82,15 +70,18 @@ _FAILURE_RE = re.compile(
     not\ found|disabled)|quota|over\ quota|recipient\ address\ rejected|rejected|
     undeliverable|could\ not\ be\ delivered|failed|failure|invalid\ (?:recipient|address|
     mailbox)|unrouteable|relay(?:ing)?\ denied|host\ not\ found|inactive|disabled|exceed|
-    not\ a\ valid\ (?:user|recipient|address|mailbox)|
+    not\ a\ valid\ (?:user|recipient|address|mailbox)|no\ mailbox\ here|
+    不明|存在しません|見つかりません|
     \b5\d\d\b|\b[45]\.\d{1,3}\.\d{1,3}\b""",
     re.I | re.X,
 )
 _RETURNED_MARKER_RE = re.compile(
     r"""copy\ of\ the\ (?:original\ )?message|original\ message\ (?:follows|headers)|
     below\ this\ line\ is\ a\ copy|-{3,}\ ?original\ message|
-    returned\ message|unsent\ message\ (?:below|follows)|message\ headers?\ follows|
+    -{3,}\s*returned\ message|^\s*returned\ message|unsent\ message\ (?:below|follows)|
+    message\ headers?\ follows|
     headers\ of\ the\ original|header\ of\ the\ original|original\ message\ header|
+    元のメッセージ|元のメール|^content-type:\ ?message/rfc822|
     ^\s*(?:received|return-path|dkim-signature|message-id|x-[a-z-]+)\s*:""",
     re.I | re.X | re.M,
 )
@@ -110,6 +101,7 @@ _RCPT_RE = re.compile(r"rcpt\s+to:\s*<?([^<>\s]+@[^<>\s]+?)>?(?=\s|$)", re.I | r
 _EXCLUDE_LINE_RE = re.compile(
     r"mail\s+from|envelope-from|^\s*(?:from|return-path|reply-to|sender|x-\S+)\s*:", re.I
 )
+_LOCAL_PART_LINE_RE = re.compile(r"^\s+([A-Za-z0-9][A-Za-z0-9._+-]{0,63})\s*$")
 _STATUS_RE = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?!\d|\.\d)")
 _SMTP_CODE_RE = re.compile(r"(?<![\d.])([45])\d\d(?=[ -])")
 _TO_LINE_RE = re.compile(r"^to:[ \t]*(.+)$", re.I | re.M)
@@ -122,22 +114,48 @@ MAX_SCAN_CHARS = 200_000
 def find_bounce(
     root: Message, parts: Sequence[Message], *, sender: str, subject: str, text: str
 ) -> Bounce | None:
-    """A Bounce when the message is a delivery status notification, else None."""
+    """A Bounce when the message is a delivery status notification, else None.
+    `parts` are the message's own parts (not those inside an attached message: a bounce a
+    person forwards as an attachment is their message, not a bounce)."""
     typed = [(part, part.get_content_type()) for part in parts]
     dsn_part = next((part for part, ctype in typed if ctype in _DSN_TYPES), None)
-    system = _is_system_sender(root, sender)
     subject = subject[:300]
-    bounce_subject = bool(_BOUNCE_SUBJECT_RE.search(subject))
-    if dsn_part is None and not (system or bounce_subject):
+    if dsn_part is None and not _may_be_bounce(root, sender, subject, text):
         return None  # the common case: ordinary mail, decided without reading the body
+    system = is_system_sender(root, sender)
     bounce = _structured(root, dsn_part, sender, subject, text) if dsn_part else None
     if bounce is None:
+        bounce = bounce_shapes.ses_notification(text)
+    if bounce is None:
+        bounce = _list_reply(root, typed, sender, subject, text)
+    if bounce is None:
         bounce = _heuristic(root, sender, subject, text, system=system)
-    if bounce is None and system and bounce_subject:
+    if bounce is None and system and _BOUNCE_SUBJECT_RE.search(subject):
         bounce = _from_returned_headers(root, typed, sender, subject, text)
     if bounce is not None:
-        bounce.original_message_id = _original_message_id(typed, text)
+        bounce.original_message_id = bounce.original_message_id or _original_message_id(typed, text)
+        explanation = _explanation(text)
+        bounce.transient = bounce.transient or bounce_shapes.transient_failure(
+            bounce.status, explanation
+        )
     return bounce
+
+
+def _may_be_bounce(root: Message, sender: str, subject: str, text: str) -> bool:
+    """Structure first: only mail with a mark of the mail system, that is not a person
+    passing a bounce on, and that comes from a bounce sender or has a bounce subject."""
+    if not bounce_shapes.machine_made(root, sender):
+        return False
+    system = is_system_sender(root, sender)
+    if bounce_shapes.forwarded_or_replied(subject) and not system:
+        return False
+    return (
+        system
+        or bool(_BOUNCE_SUBJECT_RE.search(subject))
+        or bounce_shapes.is_list_manager(sender)
+        or "x-failed-recipients" in root
+        or text.lstrip()[:1] == "{"  # an SES notification's JSON
+    )
 
 
 # --------------------------------------------------------------------------- RFC 3464
@@ -237,17 +255,19 @@ def _action_from_status(status: str) -> str:
 def _heuristic(
     root: Message, sender: str, subject: str, text: str, *, system: bool
 ) -> Bounce | None:
-    """A plain-text bounce. From a person's address (a customer writing "my mail to
-    x@y failed") a bounce subject alone is not enough: it also needs the machine forms
-    of recipient lines and a status code or a null envelope sender."""
+    """A plain-text bounce. From an address that is not the mail system's (a relay's
+    notifier, already known to carry a machine mark) it needs the machine forms of
+    recipient lines and a status code or a null envelope sender."""
     explanation = _explanation(text)
     excluded = _excluded(root, sender)
     failed_header = _clean(_ADDRESS_RE.findall(str(root.get("x-failed-recipients", ""))), set())
     if failed_header:  # Exim names the failed recipients in a header of its own
         recipients = failed_header
     elif system:
-        recipients = _recipients_from_text(explanation, excluded)
-    elif _looks_machine_made(root, explanation):
+        recipients = _recipients_from_text(explanation, excluded) or _local_parts(
+            explanation, sender
+        )
+    elif _looks_machine_made(root, subject, explanation):
         recipients = _clean(_strong_recipients(explanation.split("\n")), excluded)
     else:
         return None
@@ -257,6 +277,38 @@ def _heuristic(
     status = status or _status_from_text(explanation)
     action = action or _action(status, subject, explanation)
     return Bounce(fields_recipients or recipients, status, action, "")
+
+
+def _local_parts(explanation: str, sender: str) -> list[str]:
+    """AOL's "Your mail to the following recipients could not be delivered ...:" lists
+    bare local parts: they are mailboxes of the domain the notice comes from."""
+    domain = sender.rsplit("@", 1)[1].lower() if "@" in sender else ""
+    if not domain:
+        return []
+    lines = explanation.split("\n")
+    for index, line in enumerate(lines):
+        if _INTRO_RE.search(line):
+            found = [
+                m.group(1) for m in map(_LOCAL_PART_LINE_RE.match, lines[index + 1 :][:12]) if m
+            ]
+            if found:
+                return [f"{local.lower()}@{domain}" for local in found][:MAX_RECIPIENTS]
+    return []
+
+
+def _list_reply(
+    root: Message, typed: list[tuple[Message, str]], sender: str, subject: str, text: str
+) -> Bounce | None:
+    explanation = _explanation(text)
+    candidates = [a.lower().strip(".") for a in _ADDRESS_RE.findall(explanation[:20_000])]
+    for inner in (m for m in (_inner(p, t) for p, t in typed) if m is not None):
+        values = [str(inner.get(name, "")) for name in ("to", "cc")]
+        candidates.extend(a.lower() for _, a in email.utils.getaddresses(values) if a)
+    for name in ("x-beenthere", "list-post"):
+        candidates.extend(a.lower() for a in _ADDRESS_RE.findall(str(root.get(name, ""))))
+    excluded = _excluded(root, sender)
+    usable = [a for a in candidates if a not in excluded]
+    return bounce_shapes.list_reply(sender, subject, explanation, usable)
 
 
 def _from_returned_headers(
@@ -294,9 +346,15 @@ def _explanation(text: str) -> str:
     return text[: match.start()] if match and match.start() > 0 else text
 
 
-def _looks_machine_made(root: Message, explanation: str) -> bool:
-    null_path = str(root.get("return-path", "")).replace(" ", "") == "<>"
-    return null_path or "auto-submitted" in root or bool(_STATUS_RE.search(explanation))
+def _looks_machine_made(root: Message, subject: str, explanation: str) -> bool:
+    # Only reached for mail that carries a machine mark (_may_be_bounce): a notifier
+    # address of a relay or carrier (au's no-reply@) with a bounce subject counts.
+    return (
+        bounce_shapes.null_return_path(root)
+        or "auto-submitted" in root
+        or bool(_STATUS_RE.search(explanation))
+        or bool(_BOUNCE_SUBJECT_RE.search(subject))
+    )
 
 
 def _recipients_from_text(text: str, excluded: set[str]) -> list[str]:
@@ -311,7 +369,7 @@ def _clean(found: list[str], excluded: set[str]) -> list[str]:
     result: list[str] = []
     for addr in found:
         addr = addr.lower().strip(".")
-        if addr not in excluded and not _is_system_address(addr) and addr not in result:
+        if addr not in excluded and not is_system_address(addr) and addr not in result:
             result.append(addr)
     return result[:MAX_RECIPIENTS]
 
@@ -354,21 +412,6 @@ def _excluded(root: Message, sender: str) -> set[str]:
     return excluded
 
 
-def _is_system_address(addr: str) -> bool:
-    return addr.split("@", 1)[0] in _SYSTEM_LOCAL_PARTS
-
-
-def _is_system_sender(root: Message, sender: str) -> bool:
-    """Mail from the mail system itself: mailer-daemon or postmaster, "Mail Delivery
-    System", or no From address at all on a null envelope sender (RFC 5321 4.5.5)."""
-    if not sender:
-        return str(root.get("return-path", "")).replace(" ", "") == "<>"
-    if _is_system_address(sender.lower()):
-        return True
-    name = str(root.get("from", "")).lower()
-    return "mail delivery" in name or "mailer-daemon" in name
-
-
 def _status_from_text(text: str) -> str:
     match = _STATUS_RE.search(text)
     if match:
@@ -391,8 +434,11 @@ def _action(status: str, subject: str, text: str) -> str:
 
 
 def _original_message_id(typed: list[tuple[Message, str]], text: str) -> str:
+    """The Message-ID of the returned message: from message/rfc822 or text/rfc822-headers,
+    from a text/plain part that is a copy of it (Gmail, some gateways attach the original
+    as a text file), else from the text after the explanation."""
     for part, ctype in typed:
-        if ctype not in _RETURNED_TYPES:
+        if ctype not in _RETURNED_TYPES and not _is_attached_copy(part, ctype):
             continue
         payload = part.get_payload()
         if isinstance(payload, list) and payload and isinstance(payload[0], Message):
@@ -402,6 +448,13 @@ def _original_message_id(typed: list[tuple[Message, str]], text: str) -> str:
         if found:
             return found
     return _id_from_text(text[len(_explanation(text)) :])
+
+
+def _is_attached_copy(part: Message, ctype: str) -> bool:
+    if ctype != "text/plain":
+        return False
+    disposition = str(part.get("content-disposition", "")).lower()
+    return disposition.startswith("attachment") or bool(part.get_param("name"))
 
 
 def _part_text(part: Message) -> str:

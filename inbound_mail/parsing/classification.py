@@ -28,7 +28,11 @@ def _classify(msg: ParsedMessage, root: Message, walk: _Walk) -> None:
         None,
     )
     reason = _guarded(
-        msg, lambda: autoreply.classify(msg.headers, sender=sender, subject=msg.subject), ""
+        msg,
+        lambda: autoreply.classify(
+            msg.headers, sender=sender, subject=msg.subject, text=msg.text_full
+        ),
+        "",
     )
     if not reason and msg.bounce is not None:
         reason = "delivery-status notification"
