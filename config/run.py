@@ -1,4 +1,6 @@
-"""The supervisor `make run` starts: the web server and the Celery worker with beat, stopped as one.
+"""The supervisor `make run` starts: the web server, the Celery worker with beat and the LMTP
+server (`manage.py lmtp_server`, on LMTP_HOST:LMTP_PORT, 127.0.0.1:8024 unless set), stopped
+as one.
 
 A shell `trap 'kill 0'` re-entered itself (kill 0 signals the shell too), so the worker saw a
 storm of SIGTERMs and sometimes survived. Here each part runs in its own process group, so a
@@ -43,6 +45,8 @@ def commands(host: str, port: str, python: str = sys.executable) -> list[list[st
         [python, "manage.py", "runserver", f"{host}:{port}", "--noreload"],
         # The beat schedule file is settings.CELERY_BEAT_SCHEDULE_FILENAME, under VAR_DIR.
         [celery, "-A", "config", "worker", "--beat", "--loglevel=INFO", "--concurrency=2"],
+        # Mail from an MTA (inbound_mail.lmtp); SIGTERM lets messages being stored finish.
+        [python, "manage.py", "lmtp_server"],
     ]
 
 

@@ -1,4 +1,5 @@
-"""`make run` as a developer uses it: start, Ctrl-C, nothing left running, start again.
+"""`make run` as a developer uses it: start (web, worker, LMTP), Ctrl-C, nothing left running,
+start again.
 
 No browser: the run is a subprocess in its own session, the processes of the run are found in
 /proc by that session id, and Ctrl-C is SIGINT to the run's process group, as a terminal sends it.
@@ -7,6 +8,7 @@ No browser: the run is a subprocess in its own session, the processes of the run
 import contextlib
 import os
 import signal
+import smtplib
 import socket
 import subprocess
 import time
@@ -64,16 +66,24 @@ def _web_answers(port: int) -> bool:
         return False
 
 
+def _lmtp_answers(port: int) -> bool:
+    try:
+        with smtplib.LMTP("127.0.0.1", port, timeout=2) as client:
+            return client.ehlo_or_helo_if_needed() is None and client.does_esmtp
+    except OSError:
+        return False
+
+
 class Run:
-    def __init__(self, var_dir: Path, port: int):
-        self.port = port
+    def __init__(self, var_dir: Path, port: int, lmtp_port: int):
+        self.port, self.lmtp_port = port, lmtp_port
         self.log = var_dir / f"run-{time.monotonic_ns()}.log"
         env = {
             k: v
             for k, v in os.environ.items()
             if k not in ("DATABASE_URL", "REDIS_URL", "DEBUG", "PUBLIC_PORT", "PUBLIC_SCHEME")
         }
-        env.update(VAR_DIR=str(var_dir), PORT=str(port), MAKEFLAGS="")
+        env.update(VAR_DIR=str(var_dir), PORT=str(port), LMTP_PORT=str(lmtp_port), MAKEFLAGS="")
         with self.log.open("wb") as out:
             self.proc = subprocess.Popen(
                 ["make", "-f", str(MAKEFILE), "--no-print-directory", "run"],
@@ -91,7 +101,8 @@ class Run:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, self.output()[-3000:]
-            if _web_answers(self.port) and " ready." in self.output():
+            ready = " ready." in self.output() and _lmtp_answers(self.lmtp_port)
+            if ready and _web_answers(self.port):
                 return
             time.sleep(0.5)
         self.kill()
@@ -112,13 +123,14 @@ def var_dir(tmp_path):
 
 
 def test_make_run_ctrl_c_stops_every_part_and_starts_again(var_dir):
-    port = _free_port()
-    run = Run(var_dir, port)
+    port, lmtp_port = _free_port(), _free_port()
+    run = Run(var_dir, port, lmtp_port)
     try:
         run.wait_ready()
         parts = _session_pids(run.proc.pid)
         assert any("celery" in _cmdline(pid) for pid in parts)
         assert any("runserver" in _cmdline(pid) for pid in parts)
+        assert any("lmtp_server" in _cmdline(pid) for pid in parts)
 
         os.killpg(run.proc.pid, signal.SIGINT)  # Ctrl-C: the terminal signals its foreground group
         started = time.monotonic()
@@ -135,11 +147,12 @@ def test_make_run_ctrl_c_stops_every_part_and_starts_again(var_dir):
     assert stopped_after < 10
     assert "Segmentation fault" not in output
     assert output.count("Warm shutdown") <= 1
+    assert output.count("LMTP server stopped.") == 1  # it stopped on its own, not killed
 
-    again = Run(var_dir, port)  # the port is free and beat's files do not block
+    again = Run(var_dir, port, lmtp_port)  # the ports are free and beat's files do not block
     try:
         again.wait_ready()
-        assert _web_answers(port) is True
+        assert (_web_answers(port), _lmtp_answers(lmtp_port)) == (True, True)
     finally:
         os.killpg(again.proc.pid, signal.SIGINT)
         try:
@@ -152,7 +165,7 @@ def test_make_run_ctrl_c_stops_every_part_and_starts_again(var_dir):
 def test_make_run_gives_every_process_the_public_port(var_dir):
     """Mail links are built by the worker as well as the web: both must know the public port."""
     port = _free_port()
-    run = Run(var_dir, port)
+    run = Run(var_dir, port, _free_port())
     try:
         run.wait_ready()
         parts = {

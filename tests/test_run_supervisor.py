@@ -1,13 +1,18 @@
-"""config.run, the supervisor of `make run`: same environment for every part, stopped as one."""
+"""config.run, the supervisor of `make run`: same environment for every part (web, worker, LMTP),
+stopped as one."""
 
 import os
 import signal
+import smtplib
+import socket
 import subprocess
 import sys
 import textwrap
 import threading
 import time
 from pathlib import Path
+
+import pytest
 
 from config import run
 
@@ -35,10 +40,46 @@ def test_child_environment_public_port_defaults_to_the_port_served():
     assert (kept["PUBLIC_PORT"], kept["PUBLIC_SCHEME"]) == ("443", "https")
 
 
-def test_commands_start_web_and_worker_with_beat():
-    web, worker = run.commands("127.0.0.1", "8010", python="/venv/bin/python")
+def test_commands_start_web_worker_with_beat_and_lmtp():
+    web, worker, lmtp = run.commands("127.0.0.1", "8010", python="/venv/bin/python")
     assert web == ["/venv/bin/python", "manage.py", "runserver", "127.0.0.1:8010", "--noreload"]
     assert worker[1:] == ["-A", "config", "worker", "--beat", "--loglevel=INFO", "--concurrency=2"]
+    # Its address comes from LMTP_HOST and LMTP_PORT in the environment every part shares.
+    assert lmtp == ["/venv/bin/python", "manage.py", "lmtp_server"]
+
+
+def test_lmtp_part_stops_on_the_forwarded_sigterm(tmp_path):
+    """The LMTP server ends on the one SIGTERM the supervisor forwards (no kill needed)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "LMTP_PORT": str(port)}
+    env["VAR_DIR"] = str(tmp_path)
+    [lmtp] = [argv for argv in run.commands("127.0.0.1", "8010") if "lmtp_server" in argv]
+    supervisor = run.Supervisor([lmtp], env, grace=30)
+    result: list[int] = []
+    thread = threading.Thread(target=lambda: result.append(_run_in_thread(supervisor)))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(ROOT)
+        thread.start()
+        deadline = time.monotonic() + 120
+        while not _lmtp_answers(port):
+            assert time.monotonic() < deadline
+            assert thread.is_alive()
+            time.sleep(0.2)
+        supervisor._on_signal(signal.SIGTERM, None)
+        thread.join(60)
+    assert result == [0]
+    assert supervisor.killed is False  # it stopped within the grace time, on its own
+    assert [child.returncode for child in supervisor.children] == [0]
+
+
+def _lmtp_answers(port: int) -> bool:
+    try:
+        with smtplib.LMTP("127.0.0.1", port, timeout=2) as client:
+            return client.ehlo_or_helo_if_needed() is None and client.does_esmtp
+    except OSError:
+        return False
 
 
 def test_supervisor_gives_every_part_the_environment_and_stops_when_one_ends(tmp_path):
