@@ -9,12 +9,17 @@ n-th message of every conversation, then the next ones), because a tag reply nee
 ticket's number; each wave is stored in chunks of 200 through `inbound_receive_many` (the
 intake of IMAP fetches and `ingest_email` on an mbox or a folder), which queues one
 `process_inbound_batch` task per 100 messages (INBOUND_BATCH_SIZE), while two Celery worker
-processes consume them from Redis. `--one-by-one` stores and processes each message on its own
-instead, as a webhook or an MTA pipe delivers it.
+processes consume them from Redis. `--one-by-one` stores each message on its own instead, as a
+webhook or an MTA pipe delivers it (processing gathers those that arrive within
+INBOUND_GATHER_SECONDS into one batch; INBOUND_GATHER_SECONDS=0 gives each its own task, as
+before gathering). `--trickle N` feeds N new conversations one at a time at one message per
+second and reports the latency from intake to ticket (median, p95, worst).
 
 Prints messages per second end to end (first intake to last processed), per-message latency
 (received to processed: median and p95), where the time went, and for every kind of message
-the share that landed where it should (a new ticket, the conversation's ticket, no ticket).
+the share that landed where it should (a new ticket, the conversation's ticket, no ticket),
+and the SQL statements per message on the door used (intake in this process, processing in the
+workers).
 
     createdb -h 127.0.0.1 -U postgres helpdesk_bench   # once (the script also creates it)
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/helpdesk_bench \\
@@ -28,6 +33,7 @@ Each run makes a new tenant and deletes it afterwards; raw mail goes to a tempor
 
 import argparse
 import base64
+import math
 import os
 import random
 import statistics
@@ -304,6 +310,49 @@ class CorpusBuilder:
 # -- running it ------------------------------------------------------------------------------
 
 
+class StatementCounter:
+    """A Django execute wrapper that counts the statements sent (executemany counts once)."""
+
+    def __init__(self):
+        self.count = 0
+
+    def __call__(self, execute, sql, params, many, context):
+        self.count += 1
+        return execute(sql, params, many, context)
+
+
+def statements_dir() -> Path:
+    return Path(os.environ["VAR_DIR"]) / "bench-statements"
+
+
+def count_worker_statements() -> None:
+    """In a worker: count every statement of every connection, written out at shutdown."""
+    from celery.signals import worker_shutdown
+    from django.db.backends.signals import connection_created
+
+    counter = StatementCounter()
+
+    def on_connection(sender, connection, **kwargs):
+        if counter not in connection.execute_wrappers:  # a reopened connection keeps it
+            connection.execute_wrappers.append(counter)
+
+    def on_shutdown(**kwargs):
+        statements_dir().mkdir(exist_ok=True)
+        (statements_dir() / str(os.getpid())).write_text(str(counter.count))
+
+    connection_created.connect(on_connection, weak=False)
+    worker_shutdown.connect(on_shutdown, weak=False)
+
+
+def worker_statements() -> int:
+    """What the stopped workers counted (and forget it, for the next run)."""
+    total = 0
+    for path in statements_dir().glob("*") if statements_dir().exists() else []:
+        total += int(path.read_text())
+        path.unlink()
+    return total
+
+
 def ensure_database(url: str) -> None:
     import psycopg
 
@@ -338,6 +387,7 @@ def run_worker(count: int, notifications: bool) -> None:
         # Measure the inbound pipeline alone: outbound mail (issue 4) subscribes to the domain
         # events a new ticket or comment fires and would share the two workers.
         events._subscribers.clear()
+    count_worker_statements()
     app.worker_main(
         [
             "worker",
@@ -437,10 +487,17 @@ def build(wave: list[Planned], tickets: dict) -> tuple[float, float]:
     return time.perf_counter() - wall, time.process_time() - cpu
 
 
-def feed(wave: list[Planned], services, one_by_one: bool) -> float:
+def feed(wave: list[Planned], services, one_by_one: bool, counter: StatementCounter) -> float:
     """Store the wave as the doors do: in chunks, as an IMAP fetch or an mbox arrives
     (inbound_receive_many: one transaction, one processing task per INBOUND_BATCH_SIZE), or one
     message at a time, as ESP webhooks and an MTA pipe deliver (`--one-by-one`)."""
+    from django.db import connection
+
+    with connection.execute_wrapper(counter):
+        return _feed(wave, services, one_by_one)
+
+
+def _feed(wave: list[Planned], services, one_by_one: bool) -> float:
     started = time.perf_counter()
     if one_by_one:
         for planned in wave:
@@ -526,6 +583,12 @@ def main() -> None:
         help="store and process each message on its own (webhook and MTA-pipe doors)",
     )
     parser.add_argument(
+        "--trickle",
+        type=int,
+        metavar="N",
+        help="feed N new conversations one at a time, one message per second; report latency",
+    )
+    parser.add_argument(
         "--notifications",
         action="store_true",
         help="let the workers also do outbound mail's work for each event",
@@ -565,6 +628,11 @@ def run(args) -> None:
         conversations=args.conversations, seed=args.seed, to=address, org_id=org.pk
     )
     waves = builder.waves()
+    if args.trickle:
+        trickle(org, [p for p in waves[0] if p.duplicate_of is None][: args.trickle], args)
+        if not args.keep:
+            cleanup(org)
+        return
     total = sum(len(w) for w in waves)
     print(
         f"{total} messages in {len(waves)} waves, {args.conversations} conversations; "
@@ -583,6 +651,7 @@ def run(args) -> None:
         args.conversations,
     )
     report_cpu(measured["busy"], measured["spent"], total)
+    report_statements(measured["statements"], total, args.one_by_one)
     if not args.keep:
         cleanup(org)
 
@@ -595,13 +664,14 @@ def drive(org, waves: list[list[Planned]], args) -> dict:
     try:
         time.sleep(3)  # the workers connect to Redis and PostgreSQL
         tickets: dict = {}
+        counter = StatementCounter()
         machine_before = cpu_ticks()
         ours_before = process_seconds(p for ps in pipeline_pids(workers).values() for p in ps)
         intake, started, building = 0.0, time.perf_counter(), [0.0, 0.0]
         for wave in waves:
             wall, cpu = build(wave, tickets)
             building = [building[0] + wall, building[1] + cpu]
-            intake += feed(wave, intake_services, args.one_by_one)
+            intake += feed(wave, intake_services, args.one_by_one, counter)
             wait_idle(org, workers)
             conversation_tickets(org, wave, tickets)
         elapsed = time.perf_counter() - started - building[0]
@@ -614,7 +684,96 @@ def drive(org, waves: list[list[Planned]], args) -> dict:
         busy = cpu_busy_share(machine_before, cpu_ticks())
     finally:
         stop_workers(workers)
-    return {"tickets": tickets, "elapsed": elapsed, "intake": intake, "busy": busy, "spent": spent}
+    statements = (counter.count, worker_statements())
+    return {
+        "tickets": tickets,
+        "elapsed": elapsed,
+        "intake": intake,
+        "busy": busy,
+        "spent": spent,
+        "statements": statements,
+    }
+
+
+def wait_ready(count: int, timeout: float = 120) -> None:
+    """Until every worker answers a ping (it has connected and consumes)."""
+    from config.celery import app
+
+    deadline = time.monotonic() + timeout
+    while len(app.control.ping(timeout=1.0)) < count:
+        if time.monotonic() > deadline:
+            raise SystemExit("the workers did not start in time")
+
+
+def trickle(org, planned: list[Planned], args) -> None:
+    """Mail trickling in: one new conversation a second, each stored on its own (a webhook);
+    the latency of each from the moment intake is called to its processed_at (written in the
+    transaction that opens its ticket, as it commits)."""
+    from django.db import connection
+
+    from inbound_mail.models import InboundMessage
+    from inbound_mail.services import intake as intake_services
+    from tenants.scoping import tenant_scope
+
+    workers = start_workers(args.workers, args.notifications)
+    counter = StatementCounter()
+    fed: dict[int, float] = {}
+    try:
+        wait_ready(len(workers))  # a busy machine takes long to start them; latency is measured
+        build(planned, {})
+        machine_before, started = cpu_ticks(), time.monotonic()
+        for n, message in enumerate(planned):
+            time.sleep(max(0.0, started + n - time.monotonic()))
+            at = time.time()
+            with connection.execute_wrapper(counter):
+                receipt = intake_services.inbound_receive(raw=message.raw, source="webhook")
+            message.row_id = receipt.inbound_ids[0]
+            fed[message.row_id] = at
+        wait_idle(org, workers)
+        busy = cpu_busy_share(machine_before, cpu_ticks())
+    finally:
+        stop_workers(workers)
+    with tenant_scope(org):
+        rows = InboundMessage.objects.filter(pk__in=fed).values_list(
+            "pk", "status", "reason", "processed_at"
+        )
+        outcomes = {pk: (status, reason, done) for pk, status, reason, done in rows}
+    latencies = sorted(
+        outcomes[pk][2].timestamp() - at for pk, at in fed.items() if outcomes[pk][2]
+    )
+    placed = sum(o[:2] == ("processed", "new ticket") for o in outcomes.values())
+    p95 = latencies[max(0, math.ceil(len(latencies) * 0.95) - 1)]
+    print(
+        f"trickle: {len(planned)} messages at 1 per second, each stored on its own; "
+        f"INBOUND_GATHER_SECONDS={settings_value('INBOUND_GATHER_SECONDS')}"
+    )
+    print(
+        f"latency intake -> ticket: median {statistics.median(latencies) * 1000:.0f} ms, "
+        f"p95 {p95 * 1000:.0f} ms, worst {latencies[-1] * 1000:.0f} ms"
+    )
+    print(f"placement: {placed} / {len(planned)} new tickets")
+    print("slowest:", ", ".join(f"{seconds * 1000:.0f} ms" for seconds in latencies[-5:]))
+    print(f"CPU busy during the run: {busy:.0%} of {os.cpu_count()} cores (the whole machine)")
+    report_statements((counter.count, worker_statements()), len(planned), True)
+
+
+def settings_value(name: str):
+    from django.conf import settings
+
+    return getattr(settings, name, None)
+
+
+def report_statements(statements: tuple[int, int], total: int, one_by_one: bool) -> None:
+    intake, processing = statements
+    door = (
+        "inbound_receive, one message per call (webhook, pipe, LMTP)"
+        if one_by_one
+        else f"inbound_receive_many, {FEED_CHUNK} per call (IMAP fetch, mbox)"
+    )
+    print(f"SQL statements per message, door {door}:")
+    print(f"  intake (this process)    {intake / total:6.1f}")
+    print(f"  processing (workers)     {processing / total:6.1f}")
+    print(f"  together                 {(intake + processing) / total:6.1f}")
 
 
 def report_cpu(busy: float, spent: dict[str, float], total: int) -> None:

@@ -213,12 +213,21 @@ CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=500)
 INBOUND_MAX_BYTES = env.int("INBOUND_MAX_BYTES", default=25 * 1024 * 1024)
 # Messages stored together (an IMAP fetch, an mbox) are processed in tasks of up to this many.
 INBOUND_BATCH_SIZE = env.int("INBOUND_BATCH_SIZE", default=100)
+# Messages stored one at a time (webhooks, pipes, LMTP) are processed together with the others
+# of their tenant arriving within this many seconds (inbound_mail.gather); 0: each on its own.
+INBOUND_GATHER_SECONDS = env.float("INBOUND_GATHER_SECONDS", default=0.2)
 CELERY_BEAT_SCHEDULE.update(
     {
         "inbound-poll-mailboxes": {"task": "inbound_mail.poll_mailboxes", "schedule": 60.0},
         "inbound-sweep": {"task": "inbound_mail.sweep", "schedule": 60.0},
     }
 )
+# The MTA doors. The LMTP server (`manage.py lmtp_server`, started by `make run`) listens on
+# LMTP_HOST:LMTP_PORT; bin/helpdesk-mailgate posts piped mail to /inbound/mailgate/ on the
+# platform host with MAILGATE_SECRET as its bearer token (refused with 503 while unset).
+LMTP_HOST = env.str("LMTP_HOST", default="127.0.0.1")
+LMTP_PORT = env.int("LMTP_PORT", default=8024)
+MAILGATE_SECRET = env.str("MAILGATE_SECRET", default="")
 # ESP inbound webhooks (django-anymail): WEBHOOK_SECRET is the HTTP basic auth "user:password"
 # every ESP posts with (several, comma-separated, while rotating); Mailgun also signs its posts.
 ANYMAIL = {

@@ -24,6 +24,8 @@ class Source(models.TextChoices):
     IMAP = "imap", "IMAP"
     WEBHOOK = "webhook", "Webhook"
     COMMAND = "command", "Command line"
+    LMTP = "lmtp", "LMTP"
+    MAILGATE = "mailgate", "Mailgate (MTA pipe)"
 
 
 class InboundAddress(TenantModel):
@@ -306,6 +308,27 @@ class ThreadReference(TenantModel):
         constraints = [
             models.UniqueConstraint(
                 fields=["organization", "message_id"], name="threadref_unique_id"
+            )
+        ]
+
+
+class ConversationIndex(TenantModel):
+    """Which ticket an Outlook conversation belongs to: the 22-byte header block of the
+    Thread-Index ([MS-OXOMSG] 2.2.1.3) of mail that arrived on the ticket, hex-encoded.
+
+    Outlook keeps the block on every reply and forward in the conversation, also when it drops
+    In-Reply-To, so a later message of the conversation finds its ticket here (threading).
+    Our own mail carries a signed block (tickets.mail_tokens) that needs no row.
+    """
+
+    key = models.CharField(max_length=44)
+    ticket = models.ForeignKey("tickets.Ticket", on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "key"], name="conversationindex_unique_key"
             )
         ]
 

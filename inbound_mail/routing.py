@@ -2,9 +2,10 @@
 
 Never by From: anyone can write any From. The envelope recipient (what the ESP, the MTA or the
 mailbox reports as RCPT TO) decides when it names a tenant; otherwise the recipients recorded
-in the headers (Delivered-To, X-Original-To, Envelope-To, To, Cc) do. A recipient matches an
-address exactly, or by its plus-address base (support+anything@) when the address allows it,
-or by carrying a signed reply token, which names the tenant it was issued for.
+in the headers (Delivered-To, X-Original-To, X-Envelope-To, Envelope-To, To, Cc, and Bcc,
+which some relays leave in) do. A recipient matches an address exactly, or by its plus-address
+base (support+anything@) when the address allows it, or by carrying a signed reply token,
+which names the tenant it was issued for.
 """
 
 from collections.abc import Iterable, Sequence
@@ -14,6 +15,7 @@ from django_scopes import scopes_disabled
 
 from inbound_mail.models import InboundAddress
 from inbound_mail.parsing import ParsedMessage, parse_header_block
+from inbound_mail.parsing.headers import header_block_start
 from tenants.models import Organization
 from tickets import mail_tokens
 
@@ -32,8 +34,11 @@ class HeaderSummary:
 
 
 def header_block(raw: bytes) -> bytes:
-    """The header section (up to the first empty line), bounded, ending in an empty line."""
-    head = raw[:MAX_HEADER_BYTES]
+    """The header section (up to the first empty line), bounded, ending in an empty line.
+    It starts where parse_message finds it: after a byte order mark, blank lines, an mbox
+    "From " line or a gateway's banner (parsing.headers.header_block_start)."""
+    start, _ = header_block_start(raw)
+    head = raw[start : start + MAX_HEADER_BYTES]
     ends = [i for i in (head.find(b"\r\n\r\n"), head.find(b"\n\n")) if i >= 0]
     if ends:
         head = head[: min(ends)]
@@ -52,8 +57,10 @@ def summarize(raw: bytes) -> HeaderSummary:
 
 
 def header_recipients(parsed: ParsedMessage) -> list[str]:
-    found = [*parsed.delivered_to, *(a.address for a in parsed.to), *(a.address for a in parsed.cc)]
-    return _unique_lower(found)
+    """Envelope headers, then To, Cc and Bcc: some relays and clients leave Bcc in the mail
+    they deliver, and then it is the only place that names the support address."""
+    addressed = [*parsed.to, *parsed.cc, *parsed.bcc]
+    return _unique_lower([*parsed.delivered_to, *(a.address for a in addressed)])
 
 
 def _unique_lower(addresses: Iterable[str]) -> list[str]:

@@ -33,6 +33,8 @@ _FWD_SUFFIX_RE = re.compile(r"\s*\(fwd\)\s*$", re.I)
 _TICKET_TAG_RE = re.compile(r"\[#(\d{1,18})\]")
 _TICKET_TAG_SPACES_RE = re.compile(r"\s*\[#\d{1,18}\]\s*")
 _SPACE_RE = re.compile(r"\s+")
+# Tags such as "[EXTERNAL]" or "*EXT*" that gateways prepend; bounded, so no backtracking.
+_LEADING_TAGS_RE = re.compile(r"^(?:\s*(?:\[[^\[\]]{1,40}\]|\*[A-Za-z]{1,20}\*))+\s*")
 
 
 def find_ticket_tags(subject: str) -> list[int]:
@@ -55,6 +57,15 @@ def has_forward_prefix(subject: str) -> bool:
     subject ends with the Pine-style "(fwd)"."""
     subject = strip_ticket_tag(subject)
     return bool(_FORWARD_RE.match(subject) or _FWD_SUFFIX_RE.search(subject))
+
+
+def is_forward(subject: str) -> bool:
+    """A forward, also behind the tags that mail gateways put in front of the subject
+    ("[EXTERNAL] FW: ...", "[SPAM?] Fwd: ..."): someone passing on something, not replying."""
+    if has_forward_prefix(subject):
+        return True
+    untagged = _LEADING_TAGS_RE.sub("", strip_ticket_tag(subject), count=1)
+    return untagged != subject and has_forward_prefix(untagged)
 
 
 def strip_prefixes(subject: str) -> str:

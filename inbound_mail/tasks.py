@@ -6,7 +6,7 @@ sweeper queues it again (so a retry survives a worker restart and shows in the q
 
 from celery import shared_task
 
-from inbound_mail import queue
+from inbound_mail import gather, queue
 from inbound_mail.services import batch, mailboxes, processing, quarantine
 from tenants.tasks import TenantTask
 
@@ -21,6 +21,15 @@ def process_inbound(inbound_id: int, *, organization_id: int) -> str | None:
 def process_inbound_batch(inbound_ids: list[int], *, organization_id: int) -> dict[str, int]:
     """Process several received messages of one tenant together (fewer round trips)."""
     return batch.inbound_process_batch(inbound_ids=inbound_ids)
+
+
+@shared_task(base=TenantTask, name=gather.PROCESS_GATHERED, ignore_result=True)
+def process_gathered(slot: int, window: float, *, organization_id: int) -> dict[str, int]:
+    """Process together what the tenant's doors stored one message at a time in one window
+    (inbound_mail.gather)."""
+    gather.window_taken(organization_id, slot)  # later arrivals queue a task of their own
+    since = gather.queued_since(slot, window)
+    return batch.inbound_process_gathered(queued_since=since)
 
 
 @shared_task(base=TenantTask, name="inbound_mail.poll_mailbox", ignore_result=True)

@@ -1,4 +1,4 @@
-"""Which ticket a message belongs to, by four rules in a fixed order (first match wins):
+"""Which ticket a message belongs to, by five rules in a fixed order (first match wins):
 
 1. a signed reply token: in our own Message-IDs quoted in In-Reply-To/References, or in the
    plus part of a recipient (support+<token>@). A token-shaped string that fails its HMAC is a
@@ -8,10 +8,17 @@
    a reply to it arrived first.
 3. the `[#number]` subject tag, only from the requester, a collaborator or staff of the tenant:
    ticket numbers are guessable, and a stranger must not be able to write into a ticket.
-4. a reply-prefixed subject ("Re:", "AW:", "回复:" ...) from the requester of an open ticket with
-   the same normalized subject, active within 14 days (clients that drop In-Reply-To); and
-   the original of such a reply when the reply was processed first (its ticket's subject
-   still carries the prefix).
+4. Outlook's conversation: the 22-byte header block of Thread-Index ([MS-OXOMSG] 2.2.1.3),
+   kept on every reply and forward of the conversation, also when In-Reply-To is dropped. Our
+   own mail's block is signed (tickets.mail_tokens) and names its ticket; a block that arrived
+   on a ticket (ConversationIndex) counts from the requester, a collaborator or staff.
+5. a reply-prefixed subject ("Re:", "AW:", "回复:" ...) from the requester or a collaborator
+   of an open ticket with the same normalized subject, active within 14 days (clients that
+   drop In-Reply-To); and the original of such a reply when the reply was processed first
+   (its ticket's subject still carries the prefix). A forward ("Fwd:", "WG:", "TR:" ...)
+   is someone passing on something new: the subject never joins it to a ticket. An Outlook
+   reply (a Thread-Index with child blocks) whose Thread-Topic is the ticket's subject counts
+   as a reply, for gateways that rewrite the Subject.
 """
 
 import logging
@@ -19,10 +26,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.db.models import Q
 from django.utils import timezone
 
 from inbound_mail import subjects
-from inbound_mail.models import ThreadReference
+from inbound_mail.models import ConversationIndex, ThreadReference
 from inbound_mail.parsing import ParsedMessage
 from inbound_mail.routing import split_plus
 from tickets import mail_tokens
@@ -33,14 +41,15 @@ logger = logging.getLogger(__name__)
 SUBJECT_WINDOW = timedelta(days=14)
 # References can be long (mailing lists); the newest ancestors and the root are what matter.
 MAX_IDS = 60
-# Rule 4 compares the subject with this many of the requester's latest open tickets.
+# Rule 5 compares the subject with this many of the sender's latest open tickets.
 RECENT_LIMIT = 50
 
 
 @dataclass(frozen=True)
 class ThreadMatch:
     ticket: Ticket | None
-    rule: str = ""  # "token", "message_id", "tag", "subject" or "" for a new thread
+    # "token", "message_id", "tag", "thread_index", "subject" or "" for a new thread
+    rule: str = ""
     forged: bool = False
 
 
@@ -89,15 +98,45 @@ class Lookup:
     def is_collaborator(self, ticket: Ticket, address: str) -> bool:
         return Collaborator.objects.filter(ticket=ticket, contact__email=address).exists()
 
+    def conversation_tickets(self, keys: list[str]) -> dict[str, int]:
+        """Conversation header block (hex) -> ticket id, for the blocks the tenant stored."""
+        rows = ConversationIndex.objects.filter(key__in=keys)
+        return dict(rows.values_list("key", "ticket_id"))
+
     def recent_open(self, address: str) -> list[Ticket]:
-        """The requester's unresolved tickets active within the window, latest first."""
+        """The sender's unresolved tickets (as requester or collaborator) active within the
+        window, latest first. One query; `recent_open_for` answers for many addresses."""
+        collaborating = Collaborator.objects.filter(contact__email=address).values("ticket_id")
         return list(
             Ticket.objects.filter(
-                requester__email=address,
+                Q(requester__email=address) | Q(pk__in=collaborating),
                 status_category__in=UNRESOLVED_CATEGORIES,
                 last_activity_at__gte=timezone.now() - SUBJECT_WINDOW,
             ).order_by("-last_activity_at", "-id")[:RECENT_LIMIT]
         )
+
+
+def recent_open_for(addresses: set[str]) -> dict[str, list[Ticket]]:
+    """Per address, its unresolved tickets active within the window, as requester or as
+    collaborator (someone Cc'd on the ticket), latest first: two queries for any number."""
+    since = timezone.now() - SUBJECT_WINDOW
+    open_recently = {"status_category__in": UNRESOLVED_CATEGORIES, "last_activity_at__gte": since}
+    collaborating: dict[int, set[str]] = {}
+    pairs = Collaborator.objects.filter(
+        contact__email__in=addresses, **{f"ticket__{k}": v for k, v in open_recently.items()}
+    ).values_list("ticket_id", "contact__email")
+    for ticket_id, email in pairs.order_by():
+        collaborating.setdefault(ticket_id, set()).add(email)
+    rows = Ticket.objects.filter(
+        Q(requester__email__in=addresses) | Q(pk__in=collaborating), **open_recently
+    ).select_related("requester")
+    found: dict[str, list[Ticket]] = {}
+    for ticket in rows.order_by("-last_activity_at", "-id"):
+        for address in {ticket.requester.email, *collaborating.get(ticket.pk, ())} & addresses:
+            latest = found.setdefault(address, [])
+            if len(latest) < RECENT_LIMIT:
+                latest.append(ticket)
+    return found
 
 
 def find_ticket(
@@ -116,7 +155,8 @@ def find_ticket(
     for rule, finder in (
         ("message_id", lambda: _by_known_id(ids, parsed.message_id, lookup)),
         ("tag", lambda: _by_tag(parsed.subject, sender, lookup)),
-        ("subject", lambda: _by_subject(parsed.subject, sender, lookup)),
+        ("thread_index", lambda: _by_conversation(parsed, organization_id, sender, lookup)),
+        ("subject", lambda: _by_subject(parsed, sender, lookup)),
     ):
         ticket = finder()
         if ticket is not None:
@@ -223,19 +263,71 @@ def _may_write(ticket: Ticket, sender: Sender, lookup: Lookup) -> bool:
     return lookup.is_collaborator(ticket, sender.address)
 
 
-# -- rule 4: reply prefix and subject -------------------------------------------------------
+# -- rule 4: Outlook's conversation index ----------------------------------------------------
 
 
-def _by_subject(subject: str, sender: Sender, lookup: Lookup) -> Ticket | None:
-    wanted = subjects.normalize_subject(subject)
+def conversation_key(parsed: ParsedMessage) -> str:
+    """The Thread-Index's conversation header block, hex-encoded; "" without one."""
+    header = parsed.thread_index[: mail_tokens.CONVERSATION_HEADER_BYTES]
+    return header.hex() if len(header) == mail_tokens.CONVERSATION_HEADER_BYTES else ""
+
+
+def _by_conversation(
+    parsed: ParsedMessage, organization_id: int, sender: Sender, lookup: Lookup
+) -> Ticket | None:
+    key = conversation_key(parsed)
+    if not key:
+        return None
+    ours = mail_tokens.ticket_from_conversation_header(bytes.fromhex(key))
+    if ours is not None:
+        # Signed like a reply token; another tenant's block proves nothing here.
+        return lookup.ticket(ours[1]) if ours[0] == organization_id else None
+    ticket_id = lookup.conversation_tickets([key]).get(key)
+    ticket = lookup.ticket(ticket_id) if ticket_id else None
+    if ticket is not None and _may_write(ticket, sender, lookup):
+        return ticket
+    return None
+
+
+def conversation_rows(parsed: ParsedMessage, ticket: Ticket | None) -> list[ConversationIndex]:
+    """The row that makes later mail of this message's Outlook conversation find `ticket`
+    (rule 4); none for our own signed block, which needs none, or without a Thread-Index."""
+    key = conversation_key(parsed)
+    if ticket is None or not key:
+        return []
+    if mail_tokens.ticket_from_conversation_header(bytes.fromhex(key)) is not None:
+        return []
+    return [ConversationIndex(organization_id=ticket.organization_id, key=key, ticket=ticket)]
+
+
+# -- rule 5: reply prefix and subject -------------------------------------------------------
+
+
+def _by_subject(parsed: ParsedMessage, sender: Sender, lookup: Lookup) -> Ticket | None:
+    subject = parsed.subject
+    if subjects.is_forward(subject):
+        return None  # a forward passes on something new, whatever its title
+    wanted = {subjects.normalize_subject(subject)}
+    is_reply = subjects.has_reply_prefix(subject)
+    if _is_outlook_reply(parsed):
+        # Thread-Topic is the conversation's subject without prefixes, which gateways that
+        # rewrite the Subject ("[EXTERNAL] RE: ...") leave alone.
+        wanted, is_reply = {*wanted, subjects.normalize_subject(parsed.thread_topic)}, True
+    wanted.discard("")
     if not wanted:
         return None  # "Re:" alone says nothing about which conversation
-    is_reply = subjects.has_reply_prefix(subject) or subjects.has_forward_prefix(subject)
     for ticket in lookup.recent_open(sender.address):
-        if subjects.normalize_subject(ticket.subject) != wanted:
+        if subjects.normalize_subject(ticket.subject) not in wanted:
             continue
         # A reply joins the open conversation; an original joins only a ticket that its own
         # reply opened first (processed before it, e.g. by another worker at the same time).
         if is_reply or subjects.has_reply_prefix(ticket.subject):
             return ticket
     return None
+
+
+def _is_outlook_reply(parsed: ParsedMessage) -> bool:
+    """A Thread-Index with child blocks (one per reply or forward) and a Thread-Topic."""
+    return bool(parsed.thread_topic) and len(parsed.thread_index) > (
+        mail_tokens.CONVERSATION_HEADER_BYTES
+    )

@@ -127,3 +127,39 @@ def plus_address(address: str, token: str) -> str:
     """support@acme.test -> support+<token>@acme.test"""
     local, _, domain = address.partition("@")
     return f"{local.split('+', 1)[0]}+{token}@{domain}"
+
+
+# Outlook's conversation index ([MS-OXOMSG] 2.2.1.3): a 22-byte header block (a reserved 0x01,
+# five bytes of FILETIME, a 16-byte GUID) names the conversation; our GUID is the organization
+# and ticket ids (4 bytes each) and an 8-byte HMAC of both, so a reply that keeps the header
+# names its ticket the way a reply token does (inbound_mail.threading), without a table.
+CONVERSATION_HEADER_BYTES = 22
+_FILETIME_EPOCH_OFFSET = 116_444_736_000_000_000  # 100 ns ticks from 1601 to 1970
+
+
+def filetime(moment) -> int:
+    """A datetime as a Windows FILETIME: 100-nanosecond ticks since 1601-01-01 UTC."""
+    return int(moment.timestamp() * 10_000_000) + _FILETIME_EPOCH_OFFSET
+
+
+def _conversation_mac(org_id: int, ticket_id: int) -> bytes:
+    key = ("conversation-index:" + settings.SECRET_KEY).encode()
+    return hmac.new(key, f"{org_id}:{ticket_id}".encode(), hashlib.sha256).digest()[:8]
+
+
+def make_conversation_header(organization_id: int, ticket_id: int, started) -> bytes:
+    """The ticket's 22-byte conversation header block; `started` gives its time bytes."""
+    time_bytes = ((filetime(started) >> 24) & 0xFF_FFFF_FFFF).to_bytes(5, "big")
+    ids = organization_id.to_bytes(4, "big") + ticket_id.to_bytes(4, "big")
+    return b"\x01" + time_bytes + ids + _conversation_mac(organization_id, ticket_id)
+
+
+def ticket_from_conversation_header(header: bytes) -> tuple[int, int] | None:
+    """(organization_id, ticket_id) named by one of our conversation headers; None otherwise."""
+    if len(header) < CONVERSATION_HEADER_BYTES:
+        return None
+    org_id = int.from_bytes(header[6:10], "big")
+    ticket_id = int.from_bytes(header[10:14], "big")
+    if hmac.compare_digest(header[14:22], _conversation_mac(org_id, ticket_id)):
+        return org_id, ticket_id
+    return None

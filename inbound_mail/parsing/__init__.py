@@ -17,8 +17,11 @@ submodule imports only from those listed below it, so there are no cycles:
     fallbacks       the mail-parser stage and the header-only last resort
     classification  bounce, auto-reply, forward and reply text
     header_fields   ids, subject, date, author and recipients of a ParsedMessage
+    unpacking       files inside attachments (forwarded mail, TNEF, uuencode), the budget
     attachments     parts that are not bodies, and their filenames
-    bodies          the text and HTML bodies, format=flowed
+    bodies          the text and HTML bodies, format=flowed, uuencoded blocks cut out
+    uuencode        uuencoded blocks of a text body
+    tnef            winmail.dat (tnefparse, after a bounds check)
     html_text       html_to_text and the HTML sanitiser
     addresses       parse_addresses
     mime            the MIME walk, content types, parameters, RFC 2231

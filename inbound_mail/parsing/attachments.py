@@ -14,7 +14,7 @@ from typing import Any
 from inbound_mail.parsing.headers import _header_str, collapse_whitespace, decode_header_value
 from inbound_mail.parsing.limits import MAX_DEPTH
 from inbound_mail.parsing.message import ParsedAttachment
-from inbound_mail.parsing.mime import _Leaf, _payload_bytes, _raw_get
+from inbound_mail.parsing.mime import _Leaf, _param, _payload_bytes, _raw_get
 
 # Stems for parts that arrive without a name; the extension comes from the type.
 _GENERATED_STEMS = {
@@ -58,19 +58,38 @@ _EXTENSIONS = {
 _MIME_TYPES = mimetypes.MimeTypes(filenames=())
 _UNSAFE_FILENAME_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _FILENAME_SPACE_RE = re.compile(r"[\t\r\n\u2028\u2029]")
+_DRIVE_RE = re.compile(r"^[A-Za-z]:")
 _CID_FILENAME_RE = re.compile(r"[\w.-]{1,100}\.[A-Za-z0-9]{2,5}")
 
 
-def _attachments(leaves: list[_Leaf], hints: tuple[str, ...]) -> list[ParsedAttachment]:
-    used: set[str] = set()
-    result = []
-    for leaf in leaves:
-        name, generated = _filename(leaf, hints)
-        if generated:
-            name = _unique_name(name, used)
-        used.add(name)
-        result.append(_attachment(leaf, name))
-    return result
+def _leaf_attachment(leaf: _Leaf, hints: tuple[str, ...], used: set[str]) -> ParsedAttachment:
+    """One MIME leaf as an attachment; `used` holds the names given so far."""
+    name, generated = _filename(leaf, hints)
+    if generated:
+        name = _unique_name(name, used)
+    used.add(name)
+    return _attachment(leaf, name)
+
+
+def _file_attachment(
+    name: str, payload: bytes, content_type: str, used: set[str]
+) -> ParsedAttachment:
+    """A file found inside another (TNEF, a uuencoded block): a safe name, its type from
+    what the container says or else from the name's extension."""
+    filename = _safe_filename(name)
+    ctype = content_type or _MIME_TYPES.guess_type(filename)[0] or "application/octet-stream"
+    if not filename:
+        filename = _unique_name(_generated_stem(ctype) + _extension(ctype), used)
+    used.add(filename)
+    return ParsedAttachment(
+        filename=filename,
+        content_type=ctype,
+        size=len(payload),
+        sha256=hashlib.sha256(payload).hexdigest(),
+        content_id="",
+        inline=False,
+        payload=payload,
+    )
 
 
 def _unique_name(name: str, used: set[str]) -> str:
@@ -166,7 +185,7 @@ def _filename(leaf: _Leaf, hints: tuple[str, ...]) -> tuple[str, bool]:
     attached message after its subject, Outlook's inline images after their Content-ID
     ("image001.jpg@01CD..."), others after Content-Description or their type."""
     if leaf.filename_raw:
-        name = _safe_filename(decode_header_value(leaf.filename_raw, hints))
+        name = _safe_filename(decode_header_value(leaf.filename_raw, _part_hints(leaf, hints)))
         if name:
             return _with_required_extension(name, leaf.ctype), False
     ext = _extension(leaf.ctype)
@@ -179,6 +198,13 @@ def _filename(leaf: _Leaf, hints: tuple[str, ...]) -> tuple[str, bool]:
     if description:
         return (description if "." in description[-6:] else description + ext), True
     return _generated_stem(leaf.ctype) + ext, True
+
+
+def _part_hints(leaf: _Leaf, hints: tuple[str, ...]) -> tuple[str, ...]:
+    # Raw 8-bit bytes in filename= (no RFC 2231 or 2047) are decoded as UTF-8, then in the
+    # charset the part itself declares, then the message's, then cp1252 (_decode_unlabelled).
+    own = _param(leaf.part, "charset")
+    return (own, *hints) if own and own not in hints else hints
 
 
 def _with_required_extension(name: str, ctype: str) -> str:
@@ -213,10 +239,12 @@ def _message_subject(leaf: _Leaf, hints: tuple[str, ...]) -> str:
 
 
 def _safe_filename(name: str) -> str:
-    # Keep only the last path component: names like "..\\..\\boot.ini" come from
-    # Windows clients and from attackers alike. NFC because macOS sends decomposed
-    # names ("e" + U+0301) that would otherwise not match what users type.
-    name = name.replace("\\", "/").rsplit("/", 1)[-1]
-    name = _FILENAME_SPACE_RE.sub(" ", _UNSAFE_FILENAME_RE.sub("", name))
-    name = name.replace("\ufffd", "").strip(" .")
+    # Keep only the last path component that names something: "..\\..\\boot.ini",
+    # "C:\\temp\\y.png", "c:y.png" and "/etc/passwd" come from Windows clients, archivers
+    # and attackers alike, and "reports/" still means "reports". NFC because macOS sends
+    # decomposed names ("e" + U+0301) that would otherwise not match what users type.
+    name = _FILENAME_SPACE_RE.sub(" ", _UNSAFE_FILENAME_RE.sub("", name)).replace("\ufffd", "")
+    name = _DRIVE_RE.sub("", name.replace("\\", "/"))
+    parts = [p.strip(" .") for p in name.split("/")]
+    name = next((p for p in reversed(parts) if p), "")
     return unicodedata.normalize("NFC", name)[:255]

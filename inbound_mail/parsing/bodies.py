@@ -1,5 +1,6 @@
 """Message bodies: the text and HTML leaves the MIME walk chose, decoded (charset, RFC 3676
-format=flowed, newlines), capped, and filled into ParsedMessage.text_full and html."""
+format=flowed, newlines, uuencoded blocks cut out for attachments), capped, and filled into
+ParsedMessage.text_full and html."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ import re
 
 from inbound_mail.parsing.charsets import decode_bytes
 from inbound_mail.parsing.html_text import _strip_tags, html_to_text, sanitize_html
-from inbound_mail.parsing.limits import MAX_BODY_CHARS
+from inbound_mail.parsing.limits import MAX_BODY_CHARS, MAX_PARTS
 from inbound_mail.parsing.message import ParsedMessage
 from inbound_mail.parsing.mime import _TEXT_TYPES, _Leaf, _param, _payload_bytes, _Walk
+from inbound_mail.parsing.uuencode import cut_uuencoded
 from tickets.sanitize import MAX_HTML_DEPTH, html_nesting_ok
 
 
@@ -32,6 +34,17 @@ def _fill_bodies(msg: ParsedMessage, walk: _Walk) -> None:
         # text/plain alternative (Zammad mail034) also lands here.
         text_full = html_to_text(msg.html, sanitized=True) if msg.html else _strip_tags(html_source)
     msg.text_full = _cap(text_full.strip("\n"), msg.defects, "text")
+
+
+def _fill_fallback_body(msg: ParsedMessage, text: str, html: str) -> None:
+    """Bodies found inside an attachment (a winmail.dat's) for a mail without its own."""
+    html = _cap(html, msg.defects, "html")
+    if html and html_nesting_ok(html):
+        msg.html = sanitize_html(html, depth_checked=True)
+    text = _normalize_newlines(text).strip("\n")
+    if not text.strip() and msg.html:
+        text = html_to_text(msg.html, sanitized=True)
+    msg.text_full = _cap(text, msg.defects, "text")
 
 
 def _cap(value: str, defects: list[str], what: str) -> str:
@@ -66,6 +79,9 @@ def _leaf_text(leaf: _Leaf) -> str:
     text = _normalize_newlines(decode_bytes(data, charset))
     if leaf.ctype == "text/plain" and _param(leaf.part, "format").lower() == "flowed":
         text = unflow(text, delsp=_param(leaf.part, "delsp").lower() == "yes")
+    if leaf.ctype == "text/plain" and "begin " in text:
+        text, files = cut_uuencoded(text, max_files=MAX_PARTS)
+        leaf.uuencoded = [(f.filename, f.payload) for f in files]
     leaf.text_cache = text
     return text
 

@@ -1,5 +1,6 @@
 """A ParsedMessage's header fields from a parsed header block: ids, subject, date, the
-author (From, else Reply-To), the recipient lists and the envelope recipients."""
+author (From, else Reply-To), the recipient lists (Bcc too, when a relay left it), the
+envelope recipients and Outlook's Thread-Index and Thread-Topic."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from inbound_mail.parsing.headers import (
     _message_ids,
     collapse_whitespace,
     decode_header_value,
+    decode_thread_index,
     parse_date,
 )
 from inbound_mail.parsing.limits import MAX_ADDRESSES
@@ -21,16 +23,19 @@ def _fill_headers(msg: ParsedMessage, root: Message, hints: tuple[str, ...]) -> 
     msg.headers = _header_dict(root, hints)
     first = _first_header_getter(msg.headers)
     msg.message_id = next(iter(_message_ids(first("message-id"), limit=1)), "")
-    msg.in_reply_to = _message_ids(first("in-reply-to"))
-    msg.references = _message_ids(" ".join(msg.headers.get("references", [])))
+    msg.in_reply_to = _message_ids(first("in-reply-to"), variants=True)
+    msg.references = _message_ids(" ".join(msg.headers.get("references", [])), variants=True)
     msg.subject = collapse_whitespace(decode_header_value(first("subject")))
     msg.from_ = _pick_from(msg, msg.headers)
     msg.sender = next(iter(parse_addresses(first("sender"))), None)
     msg.to = _addresses_of(msg.headers, "to")
     msg.cc = _addresses_of(msg.headers, "cc")
     msg.reply_to = _addresses_of(msg.headers, "reply-to")
+    msg.bcc = _addresses_of(msg.headers, "bcc")
     msg.delivered_to = _delivered_to(msg.headers)
     msg.date = parse_date(first("date"))
+    msg.thread_index = decode_thread_index(first("thread-index"))
+    msg.thread_topic = collapse_whitespace(decode_header_value(first("thread-topic")))
 
 
 def _pick_from(msg: ParsedMessage, headers: dict[str, list[str]]) -> Address | None:

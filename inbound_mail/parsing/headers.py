@@ -121,23 +121,58 @@ def collapse_whitespace(value: str) -> str:
     return _CONTROL_RE.sub(" ", value).strip()
 
 
-_ID_RE = re.compile(r"<([^<>\s]{1,998})>")
+_ID_RE = re.compile(r"<([^<>]{1,998})>")
+_ID_SPACE_RE = re.compile(r"\s+")
+# After unfolding, a quoted-printable soft line break ("=" CRLF) inside an id reads "= ".
+_QP_SOFT_BREAK_RE = re.compile(r"=\s+")
+_QP_OCTET_RE = re.compile(r"=([2-7][0-9A-Fa-f])")
 
 
-def _message_ids(value: str, limit: int = MAX_IDS) -> list[str]:
+def _message_ids(value: str, limit: int = MAX_IDS, *, variants: bool = False) -> list[str]:
     """Message ids without brackets. Some clients omit the brackets (RFC 5322 3.6.4
-    requires them); then whitespace-separated tokens with an @ are taken."""
+    requires them); then whitespace-separated tokens with an @ are taken.
+
+    Clients and gateways mangle the ids of In-Reply-To and References: RFC 2047
+    encoded-words (`=?utf-8?q?<a=40b>?=`), folding inside an id, or quoted-printable
+    applied to the header (`=40` for "@", `=3D` for "="). Encoded-words are decoded and
+    whitespace inside the brackets dropped. A quoted-printable id without an "@" is
+    decoded; one with an "@" may be a real id holding "=" (Gmail's do), so with
+    `variants` both forms are kept, the decoded one first."""
     if not value:
         return []
-    ids = _ID_RE.findall(value)
+    if "=?" in value:
+        value = decode_header_value(value)
+    ids = [_ID_SPACE_RE.sub("", _QP_SOFT_BREAK_RE.sub("", i)) for i in _ID_RE.findall(value)]
     if not ids:
-        ids = [t.strip("<>,;\"'") for t in value.split() if "@" in t]
-    ids = [i.replace("\x00", "") for i in ids if i]
-    unique = list(dict.fromkeys(ids))
+        ids = [t.strip("<>,;\"'") for t in value.split() if "@" in t or "=40" in t]
+    forms = [form for i in ids if i for form in _id_forms(i.replace("\x00", ""), variants)]
+    unique = list(dict.fromkeys(f for f in forms if f))
     if len(unique) > limit:
         # Keep the thread root and the most recent ancestors (RFC 5322 3.6.4 order).
         unique = unique[:1] + unique[-(limit - 1) :] if limit > 1 else unique[:1]
     return unique
+
+
+def _id_forms(message_id: str, variants: bool) -> list[str]:
+    if "=" not in message_id:
+        return [message_id]
+    decoded = _QP_OCTET_RE.sub(lambda m: chr(int(m.group(1), 16)), message_id)
+    if decoded == message_id or "@" not in decoded:
+        return [message_id]
+    if "@" not in message_id:
+        return [decoded]
+    return [decoded, message_id] if variants else [message_id]
+
+
+def decode_thread_index(value: str) -> bytes:
+    """Outlook's Thread-Index ([MS-OXOMSG] 2.2.1.3): base64 of a 22-byte header block that
+    names the conversation and a 5-byte child block per reply. Gateways mangle it like the
+    ids (`=3D=3D` for the padding, `&#43;` for "+"); b"" when too short to name one."""
+    text = value[:2000].replace("&#43;", "+").replace("&#47;", "/").replace("&#61;", "=")
+    if "=?" in text:
+        text = decode_header_value(text)
+    decoded = _lenient_b64(_QP_OCTET_RE.sub(lambda m: chr(int(m.group(1), 16)), text))
+    return decoded if len(decoded) >= 22 else b""
 
 
 def parse_date(value: str) -> datetime | None:
@@ -156,3 +191,80 @@ def parse_date(value: str) -> datetime | None:
         return parsed.astimezone(UTC)
     except (ValueError, OverflowError):
         return None
+
+
+# -- where the header block starts --------------------------------------------------------
+
+_BOM = b"\xef\xbb\xbf"
+_HEADER_LINE_RE = re.compile(rb"^[!-9;-~]{1,76}:")
+# Lines a gateway or an export may put before the headers, and the header lines read to
+# confirm that what follows them is a header block.
+MAX_LEADING_LINES = 20
+MAX_CONFIRM_LINES = 40
+# A skipped banner must be followed by a block holding one of these, or it is not a header
+# block but text (a body pasted without headers stays what it was).
+_KNOWN_FIELDS = frozenset(
+    b"from to cc subject date message-id received return-path delivered-to mime-version "
+    b"content-type reply-to sender x-original-to".split()
+)
+
+
+def header_block_start(raw: bytes) -> tuple[int, list[str]]:
+    """Where the header block starts, and what was skipped before it.
+
+    Mail does not always start with its headers: a UTF-8 byte order mark from an editor,
+    leading blank lines (mailbox exports), an mbox "From " line left in place, a banner a
+    gateway adds ("---- Original email message ----"). Like lenient parsers (mail-parser,
+    Mail::Message), these are skipped up to the first "Name: value" line that more header
+    lines follow. When no such block turns up, the input is read from its start as before."""
+    pos, skipped = (3, ["UTF-8 byte order mark"]) if raw.startswith(_BOM) else (0, [])
+    if _HEADER_LINE_RE.match(raw[pos : pos + 80]):
+        return pos, skipped
+    notes: list[str] = []
+    blank = banner = 0
+    cursor = pos
+    for _ in range(MAX_LEADING_LINES):
+        end = raw.find(b"\n", cursor)
+        if end < 0:
+            break
+        line = raw[cursor:end].rstrip(b"\r")
+        indent = len(line) - len(line.lstrip(b" \t"))
+        if indent and line.strip() and _HEADER_LINE_RE.match(line[indent:]):
+            # A first field indented as if folded (enmime's bad-header-start): nothing to fold
+            # it into, so it is read from its name on.
+            notes.append("whitespace before the first field")
+            cursor, line = cursor + indent, line[indent:]
+        if _HEADER_LINE_RE.match(line) and _confirmed(raw, cursor, strict=banner > 0):
+            return cursor, skipped + _skipped_notes(blank, notes)
+        if not line.strip():
+            blank += 1
+        elif line.startswith(b"From ") and not notes and not banner:
+            notes.append("mbox From_ line")
+        else:
+            banner += 1
+            notes.append(f"banner line {line[:80].decode('utf-8', 'replace')!r}")
+        cursor = end + 1
+    return pos, skipped
+
+
+def _skipped_notes(blank: int, notes: list[str]) -> list[str]:
+    lines = [f"{blank} blank line{'s' if blank > 1 else ''}"] if blank else []
+    return [*lines, *notes]
+
+
+def _confirmed(raw: bytes, start: int, *, strict: bool) -> bool:
+    """Header lines from `start` to the blank line: two at least, one a field every message
+    has, when banner lines were skipped; any header line otherwise."""
+    if not strict:
+        return True
+    names: list[bytes] = []
+    for line in raw[start : start + 64 * 1024].split(b"\n")[:MAX_CONFIRM_LINES]:
+        line = line.rstrip(b"\r")
+        if not line.strip():
+            break
+        if line[:1] in b" \t":
+            continue
+        if not _HEADER_LINE_RE.match(line):
+            return False
+        names.append(line.split(b":", 1)[0].strip().lower())
+    return len(names) >= 2 and any(n in _KNOWN_FIELDS for n in names)

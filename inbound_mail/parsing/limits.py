@@ -10,3 +10,7 @@ MAX_BODY_CHARS = 2_000_000
 MAX_HEADER_CHARS = 100_000
 MAX_IDS = 100
 MAX_ADDRESSES = 1_000
+# Files inside attachments (parsing.unpacking): forwarded messages opened this deep, and
+# the bytes their files and those of winmail.dat and uuencoded blocks may add in all.
+MAX_UNPACK_DEPTH = 3
+MAX_UNPACKED_BYTES = 50_000_000

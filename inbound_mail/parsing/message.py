@@ -3,6 +3,7 @@ to_json, their plain JSON view."""
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -37,8 +38,13 @@ class ParsedMessage:
     to: list[Address] = field(default_factory=list)
     cc: list[Address] = field(default_factory=list)
     reply_to: list[Address] = field(default_factory=list)
+    # Left in by some relays and clients; read only to route (inbound_mail.routing).
+    bcc: list[Address] = field(default_factory=list)
     delivered_to: list[str] = field(default_factory=list)
     subject: str = ""
+    # Outlook's conversation ([MS-OXOMSG] 2.2.1.3): Thread-Index decoded, and Thread-Topic.
+    thread_index: bytes = b""
+    thread_topic: str = ""
     date: datetime | None = None
     text: str = ""
     text_full: str = ""
@@ -51,6 +57,9 @@ class ParsedMessage:
     headers: dict[str, list[str]] = field(default_factory=dict)
     size: int = 0
     defects: list[str] = field(default_factory=list)
+    # What came before the header block and was skipped (parsing.headers.header_block_start):
+    # a byte order mark, blank lines, an mbox "From " line, a gateway's banner.
+    skipped_before_headers: list[str] = field(default_factory=list)
 
 
 def to_json(msg: ParsedMessage) -> dict[str, Any]:
@@ -64,7 +73,10 @@ def to_json(msg: ParsedMessage) -> dict[str, Any]:
         "to": [_address_json(a) for a in msg.to],
         "cc": [_address_json(a) for a in msg.cc],
         "reply_to": [_address_json(a) for a in msg.reply_to],
+        "bcc": [_address_json(a) for a in msg.bcc],
         "subject": msg.subject,
+        "thread_index": base64.b64encode(msg.thread_index).decode("ascii"),
+        "thread_topic": msg.thread_topic,
         "date": msg.date.isoformat() if msg.date else None,
         "text": msg.text,
         "text_full": msg.text_full,
@@ -74,6 +86,7 @@ def to_json(msg: ParsedMessage) -> dict[str, Any]:
         "auto_reason": msg.auto_reason,
         "bounce": _bounce_json(msg.bounce),
         "forwarded_from": _address_json(msg.forwarded_from),
+        "skipped_before_headers": list(msg.skipped_before_headers),
     }
 
 

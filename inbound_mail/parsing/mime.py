@@ -3,7 +3,7 @@ parameters with their RFC 2231 values, and a part's transfer-decoded payload."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.message import Message
 from typing import Any
 
@@ -19,6 +19,8 @@ class _Leaf:
     disposition: str
     filename_raw: str
     text_cache: str | None = None
+    # (filename, bytes) of the uuencoded blocks cut from this text leaf (bodies._leaf_text).
+    uuencoded: list[tuple[str, bytes]] = field(default_factory=list)
 
     @property
     def is_message(self) -> bool:
@@ -37,9 +39,11 @@ _TEXT_TYPES = ("text/plain", "text/html")
 
 class _Walk:
     """Body selection after RFC 8621 4.1.4 (JMAP textBody/htmlBody/attachments), with
-    explicit depth and part-count limits."""
+    explicit depth and part-count limits. A walk inside an attached message gets the
+    parts the outer walks left (`max_parts`), so nesting does not multiply the limit."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_parts: int = MAX_PARTS) -> None:
+        self.max_parts = max_parts
         self.text_body: list[_Leaf] = []
         self.html_body: list[_Leaf] = []
         self.attachments: list[_Leaf] = []
@@ -76,7 +80,7 @@ class _Walk:
             return []
         children = []
         for child in payload:
-            if self._count >= MAX_PARTS:
+            if self._count >= self.max_parts:
                 self.defects.append(f"more than {MAX_PARTS} MIME parts; the rest ignored")
                 break
             if isinstance(child, Message):

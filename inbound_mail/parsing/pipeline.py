@@ -1,6 +1,7 @@
 """The entry points parse_message and parse_header_block, and the primary stage they run
 first: the stdlib parser (compat32) with repairs for broken header blocks and folded
-boundaries, then the MIME walk, header fields, bodies, attachments and classification."""
+boundaries, then the MIME walk, header fields, bodies, attachments (with the files inside
+them) and classification."""
 
 from __future__ import annotations
 
@@ -13,15 +14,16 @@ import re
 from email.message import Message
 from typing import Any
 
-from inbound_mail.parsing.attachments import _attachments
 from inbound_mail.parsing.bodies import _fill_bodies
 from inbound_mail.parsing.charsets import _charset_hints
 from inbound_mail.parsing.classification import _classify
 from inbound_mail.parsing.fallbacks import _parse_headers_only, _parse_mailparser
 from inbound_mail.parsing.header_fields import _fill_headers
+from inbound_mail.parsing.headers import header_block_start
 from inbound_mail.parsing.limits import MAX_BOUNDARY_LINES
 from inbound_mail.parsing.message import ParsedMessage
 from inbound_mail.parsing.mime import _param, _Walk
+from inbound_mail.parsing.unpacking import _append_forwarded_html, _unpack
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +34,10 @@ logger = logging.getLogger(__name__)
 def parse_message(raw: bytes) -> ParsedMessage:
     """Parse raw mail bytes; never raises, whatever the input."""
     raw = _coerce_bytes(raw)
-    defects: list[str] = []
+    # The stages read from the header block on; the caller's bytes stay as they are.
+    start, skipped = header_block_start(raw)
+    data = raw[start:] if start else raw
+    defects = [f"skipped before the header block: {', '.join(skipped)}"] if skipped else []
     stages = (
         ("stdlib parser", _parse_stdlib),
         ("mail-parser", _parse_mailparser),
@@ -40,14 +45,15 @@ def parse_message(raw: bytes) -> ParsedMessage:
     )
     for label, stage in stages:
         try:
-            parsed = stage(raw)
+            parsed = stage(data)
         except Exception as exc:  # hostile mail must never crash a worker
             logger.info("inbound mail %s failed: %r", label, exc)
             defects.append(f"{label} failed: {type(exc).__name__}")
             continue
         parsed.defects[:0] = defects
+        parsed.size, parsed.skipped_before_headers = len(raw), skipped
         return parsed
-    return ParsedMessage(size=len(raw), defects=defects)
+    return ParsedMessage(size=len(raw), defects=defects, skipped_before_headers=skipped)
 
 
 def parse_header_block(block: bytes) -> ParsedMessage:
@@ -57,12 +63,14 @@ def parse_header_block(block: bytes) -> ParsedMessage:
     hints, which for a body-less, non-message/* root are the root's own charset. Whatever
     would send the full parse elsewhere gets the full parse: a header line it repairs, a
     folded boundary it unfolds, a body after all, a message/* root, any exception."""
-    data = _bound_boundary_lines(_coerce_bytes(block).lstrip(b"\r\n"), [])
+    block = _coerce_bytes(block)
+    start, skipped = header_block_start(block)
+    data = _bound_boundary_lines(block[start:].lstrip(b"\r\n"), [])
     try:
         root = _HEADERS_ONLY.parsebytes(data, headersonly=True)
         if not _header_fields_suffice(root, data):
             return parse_message(block)
-        msg = ParsedMessage()
+        msg = ParsedMessage(skipped_before_headers=skipped)
         charset = _param(root, "charset")
         _fill_headers(msg, root, _charset_hints([charset] if charset else []))
     except Exception:  # the full parse meets it too, and handles it
@@ -116,8 +124,10 @@ def _parse_stdlib(raw: bytes) -> ParsedMessage:
     hints = _charset_hints(walk.charsets)
     _fill_headers(msg, root, hints)
     _fill_bodies(msg, walk)
-    msg.attachments = _attachments(walk.attachments, hints)
+    unpacked = _unpack(msg, walk, hints)
+    msg.attachments = unpacked.attachments
     _classify(msg, root, walk)
+    _append_forwarded_html(msg, unpacked.forwarded_html)
     return msg
 
 

@@ -11,6 +11,7 @@ batch.py answers for many messages at once.
 The modules, and the direction of their imports (a module imports only those to its right):
 
     batch -> processing -> apply -> decisions
+    batch -> intake (the sweeper's deadline, STUCK_AFTER)
     quarantine -> processing, intake
     mailboxes -> intake
     spam, addresses, sender_trust (no sibling)

@@ -6,14 +6,15 @@ import re
 from dataclasses import replace
 
 from inbound_mail import routing, subjects
-from inbound_mail.models import InboundMessage, ThreadReference
+from inbound_mail.models import ConversationIndex, InboundMessage, ThreadReference
 from inbound_mail.parsing import Address, ParsedMessage
+from inbound_mail.parsing.unpacking import split_forwarded_html
 from inbound_mail.services.decisions import Context, Outcome, Reads, decide
-from inbound_mail.threading import Lookup, ThreadMatch, thread_ids
+from inbound_mail.threading import Lookup, ThreadMatch, conversation_rows, thread_ids
 from tenants.models import Organization
 from tickets import events, mail_tokens
 from tickets.models import Comment, Contact, StatusCategory, Ticket
-from tickets.sanitize import mail_body_html
+from tickets.sanitize import mail_body_html, text_to_html
 from tickets.services.attachments import Upload
 from tickets.services.comments import comment_create
 from tickets.services.contacts import contact_get_or_create, contact_mark_undeliverable
@@ -51,18 +52,35 @@ def _apply_bounce(row: InboundMessage, parsed: ParsedMessage) -> Outcome:
     if not marked and ticket is None:
         # Anyone can forge a DSN; only one about mail we sent may silence a contact.
         return Outcome(Status.IGNORED, "bounce about a message we did not send: recorded only")
-    contacts = Contact.objects.filter(email__in=recipients)
+    # Only a permanent failure of an address we mailed silences a contact: a full mailbox
+    # or a 4.x.x give-up passes, and a DSN may name addresses we never wrote to.
+    sent_to = _addresses_we_sent_to(ticket, bounce.original_message_id, recipients)
+    contacts = Contact.objects.filter(email__in=sent_to) if bounce.is_permanent else []
     silenced = [
         c.email
         for c in contacts
         if contact_mark_undeliverable(contact=c, reason=f"bounced: {reason}")
     ]
+    kept = "" if bounce.is_permanent else " (a temporary failure: contacts kept)"
     return Outcome(
         Status.PROCESSED,
         f"bounce ({reason}) for {', '.join(recipients) or 'unknown recipients'}: "
-        f"{marked} outgoing message(s) marked bounced; undeliverable: {', '.join(silenced) or '-'}",
+        f"{marked} outgoing message(s) marked bounced; undeliverable: "
+        f"{', '.join(silenced) or '-'}{kept}",
         ticket=ticket,
     )
+
+
+def _addresses_we_sent_to(
+    ticket: Ticket | None, original_message_id: str, recipients: list[str]
+) -> list[str]:
+    """Of the bounce's recipients, those our message with that Message-ID went to."""
+    sent = getattr(ticket, "outgoing_messages", None)  # None: outbound mail not installed
+    if sent is None or not original_message_id:
+        return []
+    rows = sent.filter(message_id=original_message_id.strip().strip("<>"))
+    ours = {address.lower() for address in rows.values_list("to_address", flat=True)}
+    return [r for r in recipients if r in ours]
 
 
 def _mark_outgoing_bounced(organization, original_message_id, recipients, reason) -> int:
@@ -324,12 +342,12 @@ def cc_addresses(ctx: Context, exclude: str, ours: set[str]) -> list[tuple[str, 
 
 def _body_html(parsed: ParsedMessage) -> str:
     """The sender's HTML, unless quoted history was cut from the text: the HTML still holds
-    it, so the shorter text is shown (the full text stays behind "show quoted text")."""
-    if not parsed.html:
-        return ""
-    if parsed.text.strip() != parsed.text_full.strip() and "cid:" not in parsed.html:
-        return ""
-    return parsed.html
+    it, so the shorter text is shown (the full text stays behind "show quoted text"). The
+    collapsed forwarded messages the parser appended stay after either."""
+    own, forwarded = split_forwarded_html(parsed.html)
+    if (own and parsed.text.strip() == parsed.text_full.strip()) or "cid:" in own:
+        return parsed.html
+    return text_to_html(parsed.text) + forwarded if forwarded else ""
 
 
 def _uploads(parsed: ParsedMessage) -> list[Upload]:
@@ -360,3 +378,5 @@ def _remember_ids(ticket: Ticket | None, parsed: ParsedMessage) -> None:
         ],
         ignore_conflicts=True,
     )
+    if conversation := conversation_rows(parsed, ticket):
+        ConversationIndex.objects.bulk_create(conversation, ignore_conflicts=True)

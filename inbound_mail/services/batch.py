@@ -18,32 +18,42 @@ in key order, as locks.py describes) and then works in rounds inside one transac
 A message whose parsing or deciding raises is marked failed and retried like any other; the
 batch goes on. Should the writing itself fail, the whole batch rolls back and its messages are
 processed one by one, each in its own transaction, as before batching.
+
+A batch is either the ids intake queued together (`inbound_process_batch`), or what a door that
+stores one message at a time left waiting in a short window (`inbound_process_gathered`, see
+inbound_mail.gather): the same path for both.
 """
 
 import logging
-from collections import Counter, defaultdict
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from inbound_mail import classify, locks, raw_mail, routing, selectors, subjects
-from inbound_mail.models import InboundMessage, SpamRule, ThreadReference
+from inbound_mail.models import ConversationIndex, InboundMessage, SpamRule, ThreadReference
 from inbound_mail.parsing import ParsedMessage, parse_message
 from inbound_mail.services import apply, decisions, processing
+from inbound_mail.services.intake import STUCK_AFTER
 from inbound_mail.threading import (
-    RECENT_LIMIT,
-    SUBJECT_WINDOW,
     Lookup,
+    conversation_key,
+    conversation_rows,
     known_id_lookup,
+    recent_open_for,
     thread_ids,
     token_candidates,
 )
 from tenants.models import Organization
 from tenants.scoping import bulk_create_checked, bulk_update_checked
 from tickets import mail_tokens
-from tickets.models import UNRESOLVED_CATEGORIES, Collaborator, Comment, Ticket
+from tickets.models import Collaborator, Comment, Ticket
 from tickets.services.bulk import Bulk
 
 logger = logging.getLogger(__name__)
@@ -66,15 +76,57 @@ def inbound_process_batch(*, inbound_ids: list[int]) -> dict[str, int]:
 
 def process_batch(inbound_ids: list[int]) -> dict[str, int]:
     """Process these messages of the active tenant; how many ended in each status."""
+    counts, _ = _process(lambda: processing.claim(inbound_ids), retry=inbound_ids)
+    return dict(counts)
+
+
+def inbound_process_gathered(*, queued_since: datetime) -> dict[str, int]:
+    """Process the active tenant's messages queued since then and still waiting, oldest first,
+    INBOUND_BATCH_SIZE at a time, each chunk as one batch (the lone arrivals inbound_mail.gather
+    collects); how many ended in each status. Rows another worker holds are skipped: they are
+    in work."""
+    size = settings.INBOUND_BATCH_SIZE
+    counts: Counter = Counter()
+    seen: list[int] = []  # every claimed row leaves `received`; this only guarantees an end
+    while True:
+        claim = partial(_claim_waiting, queued_since, size, seen)
+        chunk, claimed = _process(claim, retry=None)
+        counts.update(chunk)
+        seen.extend(claimed)
+        if len(claimed) < size:
+            return dict(counts)
+
+
+def _claim_waiting(queued_since: datetime, limit: int, seen: list[int]) -> list[InboundMessage]:
+    # due_at is when the sweeper takes over a row still `received`: STUCK_AFTER after intake
+    # (or a reprocess) queued it.
+    waiting = (
+        InboundMessage.objects.select_for_update(skip_locked=True)
+        .filter(status=Status.RECEIVED, due_at__gte=queued_since + STUCK_AFTER)
+        .exclude(pk__in=seen)
+        .order_by("received_at", "pk")
+    )
+    return processing.claim(list(waiting.values_list("pk", flat=True)[:limit]))
+
+
+def _process(
+    claim: Callable[[], list[InboundMessage]], *, retry: list[int] | None
+) -> tuple[Counter, list[int]]:
+    """Claim and process one batch; the counts per status and the ids claimed. Should the
+    batch fail as a whole, `retry` (or else what was claimed) is processed one by one."""
     organization = processing.active_organization()
     counts: Counter = Counter()
+    claimed: list[int] = []
     try:
         with transaction.atomic():
-            items = _parsed(processing.claim(inbound_ids), counts)
+            rows = claim()
+            claimed = [row.pk for row in rows]
+            items = _parsed(rows, counts)
             locks.lock_thread_keys(organization.pk, {k for item in items for k in item.keys})
             while items:
                 items = _round(organization, items, counts)
     except Exception:
+        inbound_ids = claimed if retry is None else retry
         logger.exception(
             "batch of %d messages failed; processing them one by one", len(inbound_ids)
         )
@@ -83,7 +135,7 @@ def process_batch(inbound_ids: list[int]) -> dict[str, int]:
             status = processing.inbound_process(inbound_id=inbound_id)
             if status is not None:
                 counts[status] += 1
-    return dict(counts)
+    return counts, claimed
 
 
 def _parsed(rows: list[InboundMessage], counts: Counter) -> list[Item]:
@@ -212,7 +264,9 @@ def _outcome(bulk, item: Item, ctx: decisions.Context) -> decisions.Outcome:
 
 
 def _remember_ids(pairs) -> None:
-    """Each message's id and the ids it refers to now lead to its ticket (threading rule 2)."""
+    """Each message's id and the ids it refers to now lead to its ticket (threading rule 2),
+    and its Outlook conversation too (rule 4)."""
+    pairs = list(pairs)
     rows: dict[tuple[int, str], ThreadReference] = {}
     for parsed, ticket in pairs:
         if ticket is None:
@@ -228,6 +282,9 @@ def _remember_ids(pairs) -> None:
                     ),
                 )
     bulk_create_checked(ThreadReference, list(rows.values()), ignore_conflicts=True)
+    conversations = {c.key: c for pair in pairs for c in conversation_rows(*pair)}
+    if conversations:  # Outlook mail only: no statement for a batch without any
+        bulk_create_checked(ConversationIndex, list(conversations.values()), ignore_conflicts=True)
 
 
 def _finish_all(settled, counts: Counter) -> None:
@@ -342,7 +399,10 @@ class PrefetchedLookup(Lookup):
             if tagged and senders
             else ()
         )
-        self._recent = _recent_open(senders) if senders else {}
+        self._recent = recent_open_for(senders) if senders else {}
+        keys = {k for item in items if (k := conversation_key(item.parsed))}
+        self._conversations = super().conversation_tickets(sorted(keys)) if keys else {}
+        self._conversation_keys = keys
 
     def ticket(self, pk: int) -> Ticket | None:
         if pk in self._fetched_pks:
@@ -372,25 +432,15 @@ class PrefetchedLookup(Lookup):
             return super().is_collaborator(ticket, address)
         return (ticket.pk, address) in self._collaborators
 
+    def conversation_tickets(self, keys: list[str]) -> dict[str, int]:
+        if not set(keys) <= self._conversation_keys:
+            return super().conversation_tickets(keys)
+        return {k: self._conversations[k] for k in keys if k in self._conversations}
+
     def recent_open(self, address: str) -> list[Ticket]:
         if address not in self._senders:
             return super().recent_open(address)
         return self._recent.get(address, [])
-
-
-def _recent_open(senders: set[str]) -> dict[str, list[Ticket]]:
-    """Per requester, what Lookup.recent_open gives: unresolved, active in the window."""
-    found: dict[str, list[Ticket]] = defaultdict(list)
-    rows = Ticket.objects.filter(
-        requester__email__in=senders,
-        status_category__in=UNRESOLVED_CATEGORIES,
-        last_activity_at__gte=timezone.now() - SUBJECT_WINDOW,
-    ).select_related("requester")
-    for ticket in rows.order_by("-last_activity_at", "-id"):
-        latest = found[ticket.requester.email]
-        if len(latest) < RECENT_LIMIT:
-            latest.append(ticket)
-    return found
 
 
 def _sent_message_tickets(ids: set[str]) -> dict:

@@ -1,7 +1,7 @@
 """Intake: store a message's raw bytes, record one InboundMessage per tenant its recipients name
-(or an UnclaimedMessage when none does), commit, and only then queue its processing: one
-`process_inbound` per lone message, one `process_inbound_batch` per INBOUND_BATCH_SIZE messages
-stored together.
+(or an UnclaimedMessage when none does), commit, and only then queue its processing: a lone
+message is gathered with the others arriving within INBOUND_GATHER_SECONDS (inbound_mail.gather),
+one `process_inbound_batch` per INBOUND_BATCH_SIZE messages stored together.
 """
 
 from collections.abc import Iterable, Sequence

@@ -16,7 +16,7 @@ from inbound_mail.models import InboundMessage
 from inbound_mail.parsing import ParsedMessage, parse_message
 from inbound_mail.services.apply import apply_decided
 from inbound_mail.services.decisions import Outcome
-from inbound_mail.threading import thread_ids
+from inbound_mail.threading import conversation_key, thread_ids
 from tenants.models import Organization
 
 logger = logging.getLogger(__name__)
@@ -89,13 +89,16 @@ _ASYNC_COMMIT = Func(
 
 
 def thread_keys(parsed: ParsedMessage) -> list[str]:
-    """What two messages of one thread have in common (see locks.py)."""
-    return locks.thread_keys(
+    """What two messages of one thread have in common (see locks.py), Outlook's conversation
+    too: a message of it waits for an earlier one that may open its ticket."""
+    keys = locks.thread_keys(
         message_id=parsed.message_id,
         ids=thread_ids(parsed),
         sender=classify.sender_address(parsed),
         normalized_subject=subjects.normalize_subject(parsed.subject),
     )
+    conversation = conversation_key(parsed)
+    return [*keys, f"conversation:{conversation}"] if conversation else keys
 
 
 def finish(row: InboundMessage, outcome: Outcome) -> None:

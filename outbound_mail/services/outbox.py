@@ -71,7 +71,7 @@ class EventContext:
 
     @cached_property
     def history(self) -> TicketHistory:
-        return TicketHistory(self.ticket.pk)
+        return TicketHistory(self.ticket.pk, ticket=self.ticket)
 
     @cached_property
     def _attachments(self) -> dict[tuple[int, ...], list[int]]:

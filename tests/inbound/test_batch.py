@@ -78,6 +78,7 @@ def test_the_whole_corpus_lands_as_it_does_one_by_one(acme, globex, monkeypatch)
     corpus.require_corpus()
     for task in (tasks.process_inbound, tasks.process_inbound_batch):
         monkeypatch.setattr(task, "delay", lambda *args, **kwargs: None)  # processed below
+    monkeypatch.setattr(tasks.process_gathered, "apply_async", lambda *args, **kwargs: None)
     raws = [raw for _label, raw in corpus.all_messages()]
     with events.muted():
         batched = _received(raws, fallback=acme.org)

@@ -134,6 +134,10 @@ def test_parse_email_json(tmp_path):
             "auto_reason",
             "bounce",
             "forwarded_from",
+            "bcc",
+            "thread_index",
+            "thread_topic",
+            "skipped_before_headers",
         ]
     )
     assert (data["message_id"], data["subject"], data["text"]) == (

@@ -22,8 +22,10 @@ from tickets.models import Ticket
 
 
 @pytest.fixture
-def queued(monkeypatch):
-    """What intake hands to Celery once it commits: (task, ids, organization_id) per call."""
+def queued(monkeypatch, settings):
+    """What intake hands to Celery once it commits: (task, ids, organization_id) per call;
+    lone messages get the one-message task (gathering them is test_gather.py's)."""
+    settings.INBOUND_GATHER_SECONDS = 0
     calls = []
 
     def recorder(name):

@@ -10,7 +10,7 @@ from tests.inbound.corpus import all_messages, require_corpus
 JSON_KEYS = {
     "message_id", "in_reply_to", "references", "from", "to", "cc", "reply_to", "subject",
     "date", "text", "text_full", "html", "attachments", "auto_generated", "auto_reason",
-    "bounce", "forwarded_from",
+    "bounce", "forwarded_from", "bcc", "thread_index", "thread_topic", "skipped_before_headers",
 }  # fmt: skip
 
 

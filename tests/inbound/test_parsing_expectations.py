@@ -84,8 +84,6 @@ DSN_PARTS = (
 )
 
 IMAP_TOOLS_EXCEPTIONS = {
-    ("attachment_emails/attachment_message_rfc822", "attachments"): "imap_tools also lists "
-    "the PDF inside the attached message; we keep the nested message whole as .eml",
     ("attachment_emails/attachment_with_encoded_name", "attachments"): "8-bit byte in an "
     "ISO-2022-JP RFC 2231 value: imap_tools gives U+FFFD, we try CP932 (Japanese mail "
     "often mislabels Shift_JIS); both lossy",
@@ -157,6 +155,9 @@ STALWART_EXCEPTIONS = {
     ("legacy/035", "attachment_names"): 'name="C:\\TEMP\\nsmail39.png": stalwart reads the '
     "backslashes as quoted-pairs ('C:TEMPnsmail39.png'); we keep the last path component",
     ("legacy/039", "attachment_names"): "same Netscape temp-path names",
+    ("malformed/010", "attachment_count"): "we also list what is inside an attached message "
+    "(here a nested message), beside the message itself; stalwart counts the top level only",
+    ("thirdparty/007", "attachment_count"): "same: the file inside an attached message",
 }
 
 

@@ -188,7 +188,8 @@ def test_subject_tag_of_another_tenants_ticket_opens_a_new_one(support, deliver)
     assert (_count(acme), _count(globex)) == (1, 2)
 
 
-@pytest.mark.parametrize("prefix", ["Re:", "RE:", "AW:", "SV:", "Antw:", "RIF:", "回复:", "Fwd:"])
+# A forward ("Fwd:") is new, not a reply: tests/inbound/test_threading_shapes.py.
+@pytest.mark.parametrize("prefix", ["Re:", "RE:", "AW:", "SV:", "Antw:", "RIF:", "回复:"])
 def test_reply_prefix_from_requester_threads_by_subject(support, deliver, opened, prefix):
     [reply] = deliver(mail(sender=CAROL, subject=f"{prefix} Printer on fire"))
     assert (reply.ticket_id, reply.reason) == (opened[0].ticket_id, "reply on #1 by subject")

@@ -56,10 +56,18 @@ def _attachment_row(*, ticket: Ticket, comment: Comment | None, upload: Upload) 
 
 
 def safe_filename(name: str) -> str:
-    """A display and download name without path parts or control characters."""
-    name = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
-    name = "".join(ch for ch in name if ch.isprintable() and ch not in '"<>|*?:').strip(". ")
+    """A display and download name without path parts or control characters: the last
+    component that names something ("../../x.txt", "C:\\temp\\y.png", "c:y.png", "dir/")."""
+    name = _DRIVE_RE.sub("", (name or "").replace("\\", "/"))
+    parts = (
+        "".join(ch for ch in part if ch.isprintable() and ch not in '"<>|*?:').strip(". ")
+        for part in name.split("/")
+    )
+    name = next((part for part in reversed(list(parts)) if part), "")
     return name[:255] or "attachment"
+
+
+_DRIVE_RE = re.compile(r"^\s*[A-Za-z]:")
 
 
 _CID_SRC_RE = re.compile(r'src="cid:([^"]*)"', re.IGNORECASE)
