@@ -6,6 +6,6 @@ a sweeper returns rows a dead worker left in flight. Time is always passed in as
 
 Imports run one way: notify -> customer_updates -> outbox -> templates, and sending -> outbox;
 portal_mail -> templates (the portal's sign-in link);
-connections and preferences import no sibling. Tasks call these; nothing here imports tasks.
+connections, preferences and dkim import no sibling. Tasks call these; nothing here imports tasks.
 Callers import the module that holds a name; this package re-exports nothing.
 """

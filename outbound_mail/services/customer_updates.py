@@ -110,6 +110,10 @@ def _refold(ctx, row: OutgoingMessage, recipient: Recipient, change: dict, send_
     if not ctx.enabled(update.kind):
         row.status = Status.SUPPRESSED
         row.last_error = f"Not sent: “{Kind(update.kind).label}” mail is switched off."
+    elif declined := outbox.declined_by_contact(update.kind, recipient):
+        # The contact chose no reply mail while this update waited (the portal's profile).
+        row.status = Status.SUPPRESSED
+        row.last_error = declined
     due = row.status == Status.PENDING and send_after <= ctx.now
     if due and ctx.claim:
         outbox.claim_for_caller(ctx, row)  # the row is locked (_waiting_update): no one else has it

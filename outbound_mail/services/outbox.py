@@ -229,6 +229,15 @@ def link_comments(row: OutgoingMessage, comment_ids: list[int]) -> None:
     )
 
 
+def declined_by_contact(kind: str, recipient: Recipient) -> str:
+    """Why the contact does not want this mail (their choice in the portal's profile: no mail
+    about replies), or "". Asked again when a waiting update folds in a change."""
+    contact = recipient.contact
+    if kind in kinds.REPLY_CHOICE_KINDS and contact is not None and not contact.mail_replies:
+        return f"Not sent: {recipient.address} chose no mail about replies (the portal's profile)."
+    return ""
+
+
 def _withheld(ctx: EventContext, kind: str, recipient: Recipient, automatic: bool) -> str:
     """Why this message must not be sent, or "" (loop safety, RFC 3834 section 2; the
     contact's own choice of no mail about their tickets, made in the portal's profile)."""
@@ -236,8 +245,8 @@ def _withheld(ctx: EventContext, kind: str, recipient: Recipient, automatic: boo
     if safety.is_own_address(address, ctx.own_addresses):
         return "Not sent: this is one of our own addresses (it would loop back as a ticket)."
     contact = recipient.contact
-    if kind in kinds.REPLY_CHOICE_KINDS and contact is not None and not contact.mail_replies:
-        return f"Not sent: {address} chose no mail about replies (the portal's profile)."
+    if refused := declined_by_contact(kind, recipient):
+        return refused
     if not automatic:
         return ""
     if contact is not None and contact.undeliverable:

@@ -112,6 +112,25 @@ def test_every_reply_mail_goes_out_by_default(acme, customer, run):
     ]
 
 
+def test_no_mail_chosen_while_an_update_waits_stops_it_when_a_change_folds_in(acme, customer, run):
+    with acme.scope(), run():
+        ticket = ticket_create(
+            organization=acme.org, subject="Printer", requester=customer, body_text="Help"
+        )
+    with acme.scope(), run():
+        comment_create(ticket=ticket, body_text="On it.", author_user=acme.agent)
+    _save(portal_client(acme, customer), mail="none")  # while the reply waits for the debounce
+    with acme.scope(), run():
+        ticket_change_status(
+            ticket=ticket, status=_status(acme, StatusCategory.RESOLVED), actor_user=acme.agent
+        )
+    withheld = "Not sent: customer@acme.test chose no mail about replies (the portal's profile)."
+    assert _customer_mail(acme, customer) == [
+        (Kind.NEW_TICKET_CONFIRMATION, Sent.SENT, ""),
+        (Kind.AGENT_REPLY, Sent.SUPPRESSED, withheld),  # the reply with the resolution folded in
+    ]
+
+
 @pytest.fixture
 def run(django_capture_on_commit_callbacks):
     return lambda: django_capture_on_commit_callbacks(execute=True)
