@@ -43,7 +43,8 @@ _FLAG_HEADERS = (
 )
 _FALSE_VALUES = frozenset({"no", "false", "0"})
 _SUPPRESS_AUTO = frozenset({"all", "oof", "autoreply"})
-_SYSTEM_LOCAL_PARTS = frozenset(
+# The local parts mail systems send from (bounces, notices); inbound_mail.bounce_shapes too.
+SYSTEM_LOCAL_PARTS = frozenset(
     {
         "mailer-daemon",
         "mailer_daemon",
@@ -53,6 +54,7 @@ _SYSTEM_LOCAL_PARTS = frozenset(
         "mail-daemon",
         "maildaemon",
         "mdaemon",
+        "mail.delivery.system",
     }
 )
 _NO_REPLY_RE = re.compile(r"^(?:no[-_.]?reply|do[-_.]?not[-_.]?reply|donotreply)(?:[-_.+].*)?$")
@@ -174,7 +176,7 @@ def _null_path(headers: Mapping[str, list[str]]) -> str:
 
 def _system_sender(sender: str) -> str:
     local = sender.lower().split("@", 1)[0].strip()
-    if local in _SYSTEM_LOCAL_PARTS:
+    if local in SYSTEM_LOCAL_PARTS:
         return "sender: postmaster" if "post" in local else "sender: mailer-daemon"
     return "sender: no-reply" if _NO_REPLY_RE.match(local) else ""
 

@@ -23,6 +23,8 @@ import json
 import re
 from dataclasses import dataclass
 
+from inbound_mail.autoreply import SYSTEM_LOCAL_PARTS
+
 Message = email.message.Message
 
 
@@ -47,19 +49,6 @@ class Bounce:
         return self.is_hard and not self.transient and not self.status.startswith("4")
 
 
-SYSTEM_LOCAL_PARTS = frozenset(
-    {
-        "mailer-daemon",
-        "mailer_daemon",
-        "mailerdaemon",
-        "postmaster",
-        "post_master",
-        "mail-daemon",
-        "maildaemon",
-        "mdaemon",
-        "mail.delivery.system",
-    }
-)
 _LIST_MANAGERS = frozenset({"majordomo", "listserv", "sympa", "mailman", "ezmlm", "listproc"})
 # Mailman 2 and 3 answer from LIST-owner@ or LIST-bounces@ (with VERP suffixes).
 _LIST_SUFFIX_RE = re.compile(r"^(?P<list>.+?)-(?:owner|bounces)(?:[+=].*)?$")

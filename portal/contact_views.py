@@ -22,7 +22,7 @@ from portal import antispam
 from portal.contact_forms import ContactForm
 from portal.intake import intake_answer
 from portal.models import IntakeForm, PortalSettings
-from portal.selectors import portal_settings
+from portal.selectors import request_portal_settings
 from portal.services.intake import portal_ticket_create
 from tenants import throttle
 from tickets.models import Ticket
@@ -36,7 +36,7 @@ FRAMEABLE = {"frame-ancestors": ["*"]}
 
 
 def _enabled(request) -> PortalSettings:
-    found = portal_settings(request.organization)
+    found = request_portal_settings(request)
     if not found.contact_form_enabled:
         raise Http404("The contact form is not enabled.")
     return found

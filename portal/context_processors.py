@@ -5,7 +5,7 @@ template asks, so the agents' pages pay nothing."""
 from django.utils.functional import SimpleLazyObject
 
 from portal import auth
-from portal.selectors import portal_settings
+from portal.selectors import request_portal_settings
 
 
 def portal(request):
@@ -14,5 +14,5 @@ def portal(request):
     return {
         "visitor": SimpleLazyObject(lambda: auth.visitor(request)),
         "portal_agent": SimpleLazyObject(lambda: auth.is_agent(request)),
-        "portal_settings": SimpleLazyObject(lambda: portal_settings(request.organization)),
+        "portal_settings": SimpleLazyObject(lambda: request_portal_settings(request)),
     }

@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import FileResponse, Http404
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_cache_control
@@ -20,7 +20,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET, require_http_methods
 
 from portal import access, auth, ticket_selectors
-from portal.selectors import portal_settings
+from portal.selectors import request_portal_settings
 from portal.services.tickets import (
     NotApplicable,
     portal_reply_create,
@@ -28,9 +28,9 @@ from portal.services.tickets import (
     portal_ticket_reopen,
 )
 from portal.ticket_forms import MAX_REPLY_FILES, PortalReplyForm, TicketListForm
+from tickets.downloads import attachment_response
 from tickets.models import Attachment, Comment, Contact, Ticket
 from tickets.remote_images import block_remote_images
-from tickets.rich_text import INLINE_IMAGE_TYPES
 from tickets.services.attachments import Upload
 
 
@@ -84,9 +84,7 @@ def _list_filters(params) -> ticket_selectors.ListFilters:
 def ticket_list(request):
     filters = _list_filters(request.GET)
     contact = request.visitor.contact
-    page = ticket_selectors.ticket_list_page(
-        contact, filters, portal_settings(request.organization)
-    )
+    page = ticket_selectors.ticket_list_page(contact, filters, request_portal_settings(request))
     keep = {k: v for k, v in (("state", filters.state), ("q", filters.q)) if v and v != "all"}
     context = {
         "listing": page,
@@ -159,7 +157,7 @@ def _entries(request, ticket: Ticket) -> list[Entry]:
 
 
 def _detail_context(request, ticket: Ticket, form: PortalReplyForm | None = None) -> dict:
-    labels = portal_settings(request.organization)
+    labels = request_portal_settings(request)
     return {
         "ticket": ticket,
         "contact": request.visitor.contact,
@@ -198,19 +196,7 @@ def attachment_download(request, number: int, pk: int):
     attachment = ticket_selectors.public_attachment(ticket, pk)
     if attachment is None:
         raise Http404("No such attachment.")
-    # Served as tickets.views.attachment_download serves it: only raster images inline,
-    # everything else a download that the browser never sniffs or runs.
-    inline = attachment.content_type in INLINE_IMAGE_TYPES
-    response = FileResponse(
-        attachment.file.open("rb"),
-        as_attachment=not inline,
-        filename=attachment.filename,
-        content_type=attachment.content_type if inline else "application/octet-stream",
-    )
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response["Cache-Control"] = "private, max-age=3600"
-    return response
+    return attachment_response(attachment)
 
 
 # -- what the contact posts --------------------------------------------------------------------

@@ -6,12 +6,12 @@ from django.shortcuts import redirect, render
 
 from portal import auth
 from portal.auth_forms import LinkRequestForm
-from portal.selectors import portal_settings
+from portal.selectors import request_portal_settings
 from portal.services.auth import LINK_MINUTES
 
 
 def home(request):
-    settings = portal_settings(request.organization)
+    settings = request_portal_settings(request)
     if not settings.portal_enabled:
         if auth.is_agent(request):
             return redirect("tickets:list")

@@ -79,9 +79,10 @@ def _move(tickets, field: str, old, new, kind: str, actor_user) -> None:
     )
 
 
-def position_move(*, model, row, direction: int) -> None:
-    """Swap a row with its neighbour in the list's order (direction -1 up, +1 down)."""
-    rows = list(model.objects.order_by("position", "id"))
+def position_move(*, model=None, rows=None, row, direction: int) -> None:
+    """Swap a row with its neighbour in the list's order (direction -1 up, +1 down) and
+    renumber them: the rows of `model` by position, or the given `rows` in their order."""
+    rows = list(rows if rows is not None else model.objects.order_by("position", "id"))
     index = next(i for i, r in enumerate(rows) if r.pk == row.pk)
     other = index + direction
     if 0 <= other < len(rows):

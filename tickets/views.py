@@ -3,7 +3,7 @@ attachment download and canned responses. Views parse, call one service and rend
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import FileResponse, Http404, HttpResponse, JsonResponse, QueryDict
+from django.http import Http404, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -20,6 +20,7 @@ from tickets import (
     rich_text,
     selectors,
 )
+from tickets.downloads import attachment_response
 from tickets.forms import (
     BULK_LIMIT,
     BulkForm,
@@ -50,10 +51,8 @@ from tickets.services.tickets import (
     ticket_create,
 )
 
+
 # Images a browser shows without running anything; SVG is excluded (it can carry script).
-INLINE_SAFE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
-
-
 def _filters(params) -> selectors.TicketFilters:
     form = TicketFilterForm(params)
     form.is_valid()  # invalid values are dropped: a bad bookmark still shows a list
@@ -363,17 +362,7 @@ def attachment_download(request, number: int, pk: int):
     attachment = Attachment.objects.filter(pk=pk, ticket__number=number).first()
     if attachment is None:
         raise Http404("No such attachment.")
-    inline = attachment.content_type in INLINE_SAFE_TYPES
-    response = FileResponse(
-        attachment.file.open("rb"),
-        as_attachment=not inline,
-        filename=attachment.filename,
-        content_type=attachment.content_type if inline else "application/octet-stream",
-    )
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response["Cache-Control"] = "private, max-age=3600"
-    return response
+    return attachment_response(attachment)
 
 
 @require_GET

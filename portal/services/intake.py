@@ -6,7 +6,7 @@ contact (actor_user None: the acknowledgement mail goes out and automations hear
 ticket) and stores, in the same transaction, what the form's fields held (Submission) and each
 chosen option of its choice fields (SubmittedChoice: what the agents' list filters on)."""
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 from django.db import transaction
 from django.db.models import Max
@@ -18,6 +18,7 @@ from tenants.models import Organization, Team
 from tickets.models import Contact, Priority, Ticket
 from tickets.services.attachments import Upload
 from tickets.services.tickets import ticket_create
+from tickets.settings_services import position_move
 
 
 def portal_ticket_create(
@@ -101,20 +102,6 @@ def intake_form_delete(*, intake_form: IntakeForm) -> None:
     """Delete a form and its fields; its tickets keep what was submitted (and the form's name),
     and the contact form that used it goes back to the plain form."""
     intake_form.delete()
-
-
-def position_move(*, rows: Iterable, row, direction: int) -> None:
-    """Swap `row` with its neighbour in `rows` (direction -1 up, +1 down) and renumber them."""
-    rows = list(rows)
-    index = next(i for i, r in enumerate(rows) if r.pk == row.pk)
-    other = index + direction
-    if 0 <= other < len(rows):
-        rows[index], rows[other] = rows[other], rows[index]
-    with transaction.atomic():
-        for position, item in enumerate(rows):
-            if item.position != position:
-                item.position = position
-                item.save(update_fields=["position"])
 
 
 def intake_form_move(*, intake_form: IntakeForm, direction: int) -> None:
