@@ -4,7 +4,9 @@ Embedded default: SQLite and files under var/, Celery on a file-system broker, m
 var/mail. Production: DATABASE_URL, REDIS_URL, S3 settings and an SMTP URL or an ESP.
 """
 
+import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -116,6 +118,11 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL and (_xdist_worker := os.environ.get("PYTEST_XDIST_WORKER", "")).startswith("gw"):
+    # The suite in parallel (pytest-xdist): each worker gets its own Redis database (1, 2, ...),
+    # as it gets its own test database, so one worker's flush or session purge never reaches
+    # another's. Only ever set by pytest-xdist.
+    REDIS_URL = urlsplit(REDIS_URL)._replace(path=f"/{1 + int(_xdist_worker[2:])}").geturl()
 if REDIS_URL:
     CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
