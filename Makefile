@@ -59,7 +59,10 @@ format: $(STAMP)
 
 test: lint
 	$(DEV_ENV) $(BIN)/python manage.py collectstatic --noinput -v0
-	$(BIN)/pytest -q $(PYTEST_ARGS)
+	@# In parallel (pytest-xdist), one worker per core up to 8: each has its own test database and
+	@# its own Redis database (config/settings.py), so Redis's 16 leave room. PYTEST_WORKERS=0 runs
+	@# in this process.
+	$(BIN)/pytest -q -n $${PYTEST_WORKERS:-auto} --maxprocesses 8 $(PYTEST_ARGS)
 
 bench: $(STAMP) $(DEV_KEY)
 	$(RUN_ENV) $(BIN)/python bench/ticket_list.py
