@@ -26,10 +26,12 @@ import logging
 import math
 import time
 from datetime import UTC, datetime, timedelta
+from weakref import WeakKeyDictionary
 
 from celery import current_app
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import BaseCache, caches
+from django.core.cache.backends.redis import RedisCache
 
 logger = logging.getLogger(__name__)
 
@@ -56,14 +58,14 @@ def arrived(organization_id: int) -> None:
         )
     except Exception:
         # The row is stored either way; the next arrival of the window (or the sweeper) queues it.
-        cache.delete(key)
+        _release(key)
         raise
 
 
 def window_taken(organization_id: int, slot: int) -> None:
     """The window's task is claiming: arrivals from now on queue a task of their own."""
     try:
-        cache.delete(_key(organization_id, slot))
+        _release(_key(organization_id, slot))
     except Exception:
         logger.warning("could not release inbound gather window %s", slot, exc_info=True)
 
@@ -77,7 +79,7 @@ def _first_of_window(key: str, window: float) -> bool:
     try:
         # Whole seconds (Redis's cache rounds down to them): the key only has to outlive its
         # window, whose arrivals all compute the same key; the next window has another.
-        return cache.add(key, 1, timeout=math.ceil(window) + 1)
+        return _take(key, math.ceil(window) + 1)
     except Exception:
         # No cache: a task per message still processes every message.
         logger.warning("inbound gather cache unavailable; queueing anyway", exc_info=True)
@@ -86,3 +88,33 @@ def _first_of_window(key: str, window: float) -> bool:
 
 def _key(organization_id: int, slot: int) -> str:
     return f"inbound:gather:{organization_id}:{slot}"
+
+
+# The window keys live in the default cache. Every arriving message sets one, and Django's
+# Redis cache builds a new client object for each call (some 0.2 ms of CPU, more than the
+# round trip itself): each Redis cache keeps one client here, on the cache's own pool.
+_clients: WeakKeyDictionary[BaseCache, object] = WeakKeyDictionary()
+
+
+def _take(key: str, timeout: int) -> bool:
+    """Set the key unless it is set (cache.add), for `timeout` seconds."""
+    backend = caches["default"]
+    if not isinstance(backend, RedisCache):
+        return backend.add(key, 1, timeout=timeout)
+    made = backend.make_and_validate_key(key)  # the name cache.get(key) reads
+    return bool(_client(backend).set(made, 1, nx=True, ex=timeout))
+
+
+def _release(key: str) -> None:
+    backend = caches["default"]
+    if not isinstance(backend, RedisCache):
+        backend.delete(key)
+        return
+    _client(backend).delete(backend.make_and_validate_key(key))
+
+
+def _client(backend: RedisCache):
+    client = _clients.get(backend)
+    if client is None:
+        client = _clients[backend] = backend._cache.get_client(write=True)
+    return client

@@ -107,6 +107,7 @@ def directory(recipients: Iterable[str]) -> Directory:
     # Routing runs before any tenant is known: it reads only addresses and their tenants.
     with scopes_disabled():  # no tenant is known yet
         rows = InboundAddress.objects.filter(address__in=candidates).select_related("organization")
+        rows = rows.order_by()  # a dict of unique addresses: no ORDER BY to compile or run
         addresses = {row.address: (row.organization, row.plus_addressing) for row in rows}
     unmatched = [r for r in recipients if _by_address(r, addresses) is None]
     token_ids = {r: i for r in unmatched if (i := _token_organization_id(r)) is not None}

@@ -100,13 +100,8 @@ def inbound_process_gathered(*, queued_since: datetime) -> dict[str, int]:
 def _claim_waiting(queued_since: datetime, limit: int, seen: list[int]) -> list[InboundMessage]:
     # due_at is when the sweeper takes over a row still `received`: STUCK_AFTER after intake
     # (or a reprocess) queued it.
-    waiting = (
-        InboundMessage.objects.select_for_update(skip_locked=True)
-        .filter(status=Status.RECEIVED, due_at__gte=queued_since + STUCK_AFTER)
-        .exclude(pk__in=seen)
-        .order_by("received_at", "pk")
-    )
-    return processing.claim(list(waiting.values_list("pk", flat=True)[:limit]))
+    waiting = InboundMessage.objects.filter(due_at__gte=queued_since + STUCK_AFTER)
+    return processing.claim_from(waiting.exclude(pk__in=seen), limit)
 
 
 def _process(

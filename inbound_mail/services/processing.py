@@ -7,7 +7,7 @@ import logging
 from datetime import timedelta
 
 from django.db import connection, transaction
-from django.db.models import CharField, Func, Value
+from django.db.models import CharField, Func, QuerySet, Value
 from django.utils import timezone
 from django_scopes import get_scope
 
@@ -63,11 +63,17 @@ def _claim(inbound_id: int) -> InboundMessage | None:
 def claim(inbound_ids: list[int]) -> list[InboundMessage]:
     """Lock these messages if they are still `received` and nobody else holds them, in the
     order they arrived (intake inserts a batch in sha256 order, so ids do not tell)."""
-    rows = InboundMessage.objects.select_for_update(skip_locked=True)
-    rows = rows.filter(pk__in=inbound_ids, status=Status.RECEIVED).order_by("received_at", "pk")
+    return claim_from(InboundMessage.objects.filter(pk__in=inbound_ids))
+
+
+def claim_from(rows: QuerySet[InboundMessage], limit: int | None = None) -> list[InboundMessage]:
+    """`claim` for the messages of `rows`, the first `limit` of them in arrival order: one
+    statement."""
+    rows = rows.select_for_update(skip_locked=True)
+    rows = rows.filter(status=Status.RECEIVED).order_by("received_at", "pk")
     if connection.vendor == "postgresql":
         rows = rows.annotate(_commit=_ASYNC_COMMIT)
-    claimed = list(rows)
+    claimed = list(rows if limit is None else rows[:limit])
     organization = active_organization()
     for row in claimed:
         row.organization = organization  # the task's tenant: no need to read it again

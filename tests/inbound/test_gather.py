@@ -275,8 +275,8 @@ def test_without_a_cache_every_arrival_queues_its_task(
     def cache_down(*args, **kwargs):
         raise ConnectionError("cache unreachable")
 
-    monkeypatch.setattr(gather.cache, "add", cache_down)
-    monkeypatch.setattr(gather.cache, "delete", cache_down)
+    monkeypatch.setattr(gather, "_take", cache_down)
+    monkeypatch.setattr(gather, "_release", cache_down)
     capture = django_capture_on_commit_callbacks
     ids = [_store(mail(subject=f"No cache {n}"), capture) for n in range(2)]
     assert len(published.calls) == 2

@@ -3,11 +3,13 @@
 from datetime import timedelta
 
 import pytest
+from django.core.cache import cache
 from django.core.files.storage import default_storage
+from django.db import IntegrityError
 from django.utils import timezone
 
 from inbound_mail import raw_mail, tasks
-from inbound_mail.models import InboundAddress, InboundMessage, UnclaimedMessage
+from inbound_mail.models import InboundAddress, InboundMessage, Mailbox, UnclaimedMessage
 from inbound_mail.services import intake, processing, quarantine
 from tests.inbound.mails import mail, new_message_id
 from tickets import mail_tokens
@@ -273,3 +275,61 @@ def test_reply_token_in_recipient_routes_and_threads(support, deliver, tag_kind)
     to = f"support+{token}@acme.test" if tag_kind == "own" else f"reply+{token}@mail.test"
     [reply] = deliver(mail(subject="No Re and no headers", to=to))
     assert (reply.organization_id, reply.ticket_id) == (acme.org.pk, first.ticket_id)
+
+
+# -- a lone message outside any transaction (a webhook, LMTP, the mailgate) ------------------
+
+
+@pytest.fixture
+def held(monkeypatch):
+    """The gathered tasks intake queues after its commit, held instead of run."""
+    calls = []
+    monkeypatch.setattr(tasks.process_gathered, "apply_async", lambda *a, **k: calls.append(a))
+    return calls
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_lone_message_is_one_lookup_and_one_insert_that_commits_itself(
+    support, held, django_assert_num_queries
+):
+    acme, _ = support
+    with django_assert_num_queries(2) as captured:
+        receipt = intake.inbound_receive(raw=mail(subject="Webhook"), source="webhook")
+    statements = [q["sql"].split()[0] for q in captured.captured_queries]
+    assert statements == ["SELECT", "INSERT"]  # the routing lookup, the row: no BEGIN, COMMIT
+    with acme.scope():
+        row = InboundMessage.objects.get()
+    assert (receipt.inbound_ids, row.status, row.subject) == ([row.pk], "received", "Webhook")
+    assert len(held) == 1  # queued at once: the INSERT committed itself
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_lone_redelivery_outside_a_transaction_finds_its_row(support, held):
+    acme, _ = support
+    raw = mail(subject="Redelivered")
+    first = intake.inbound_receive(raw=raw, source="webhook")
+    again = intake.inbound_receive(raw=raw, source="webhook")
+    assert (first.inbound_ids, len(held)) == (again.inbound_ids, 1)  # the window's one task
+    with acme.scope():
+        InboundMessage.objects.update(status="processed")
+    held.clear()
+    cache.clear()  # a later window
+    third = intake.inbound_receive(raw=raw, source="webhook")
+    assert (third.inbound_ids, held) == (first.inbound_ids, [])  # done: nothing to queue
+    with acme.scope():
+        assert InboundMessage.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_lone_message_whose_row_cannot_be_written_is_not_acknowledged(support, held):
+    acme, _ = support
+    with acme.scope():
+        mailbox = Mailbox.objects.create(
+            organization=acme.org, name="Gone", host="imap.acme.test", username="u"
+        )
+        Mailbox.objects.filter(pk=mailbox.pk).delete()  # the instance still names it
+    with pytest.raises(IntegrityError):
+        intake.inbound_receive(raw=mail(), source="imap", mailbox=mailbox)
+    with acme.scope():
+        assert InboundMessage.objects.count() == 0
+    assert held == []
