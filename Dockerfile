@@ -5,4 +5,5 @@ COPY pyproject.toml ./
 COPY . .
 RUN pip install --no-cache-dir .
 EXPOSE 8000
-CMD ["gunicorn", "config.wsgi", "--bind", "0.0.0.0:8000"]
+# ASGI: the pages and the live websockets on one port (docker-compose.yml runs the same).
+CMD ["daphne", "--bind", "0.0.0.0", "--port", "8000", "config.asgi:application"]

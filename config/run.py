@@ -1,6 +1,6 @@
-"""The supervisor `make run` starts: the web server, the Celery worker with beat and the LMTP
-server (`manage.py lmtp_server`, on LMTP_HOST:LMTP_PORT, 127.0.0.1:8024 unless set), stopped
-as one.
+"""The supervisor `make run` starts: the web server (daphne's `runserver`: ASGI, the pages and
+the live websockets on one port), the Celery worker with beat and the LMTP server (`manage.py
+lmtp_server`, on LMTP_HOST:LMTP_PORT, 127.0.0.1:8024 unless set), stopped as one.
 
 A shell `trap 'kill 0'` re-entered itself (kill 0 signals the shell too), so the worker saw a
 storm of SIGTERMs and sometimes survived. Here each part runs in its own process group, so a
@@ -10,7 +10,9 @@ its whole group (the worker's pool processes too), and when any part dies the ot
 A second Ctrl-C kills at once.
 
 Every part gets the same environment, PUBLIC_PORT and PUBLIC_SCHEME included, so links built by
-the worker (mail) and by the web agree.
+the worker (mail) and by the web agree; and LIVE_RELAY_URL, the web server as the other parts
+reach it, so that without Redis the worker's live updates (a customer's mail becoming a comment)
+reach the pages through the web process (live.relay).
 
     python -m config.run [--host 0.0.0.0] [--port 8000]
 """
@@ -29,19 +31,35 @@ GRACE = 8.0  # seconds a part has to stop after the forwarded signal
 POLL = 0.2
 
 
-def child_environment(port: str, base: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment of every part: the public port defaults to the port served."""
+def child_environment(
+    port: str,
+    base: dict[str, str] | None = None,
+    host: str = "0.0.0.0",  # noqa: S104
+) -> dict[str, str]:
+    """The environment of every part: the public port defaults to the port served, the live
+    relay to the web server on loopback (or on the one address it listens on)."""
     env = dict(os.environ if base is None else base)
     env.setdefault("PUBLIC_PORT", port)
     env.setdefault("PUBLIC_SCHEME", "http")
+    env.setdefault("LIVE_RELAY_URL", f"http://{_reachable(host)}:{port}")
     env["PYTHONUNBUFFERED"] = "1"
     return env
+
+
+def _reachable(host: str) -> str:
+    """Where the other parts reach a server listening on `host`."""
+    if host in ("", "0.0.0.0", "localhost"):  # noqa: S104
+        return "127.0.0.1"
+    if host in ("::", "[::]"):
+        return "[::1]"
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 
 def commands(host: str, port: str, python: str = sys.executable) -> list[list[str]]:
     bin_dir = Path(python).parent
     celery = str(bin_dir / "celery") if (bin_dir / "celery").exists() else "celery"
     return [
+        # Daphne's runserver ("daphne" first in INSTALLED_APPS): HTTP and websockets.
         [python, "manage.py", "runserver", f"{host}:{port}", "--noreload"],
         # The beat schedule file is settings.CELERY_BEAT_SCHEDULE_FILENAME, under VAR_DIR.
         [celery, "-A", "config", "worker", "--beat", "--loglevel=INFO", "--concurrency=2"],
@@ -119,7 +137,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--host", default=os.environ.get("HOST", "0.0.0.0"))  # noqa: S104
     parser.add_argument("--port", default=os.environ.get("PORT", "8000"))
     args = parser.parse_args(argv)
-    supervisor = Supervisor(commands(args.host, args.port), child_environment(args.port))
+    env = child_environment(args.port, host=args.host)
+    supervisor = Supervisor(commands(args.host, args.port), env)
     return supervisor.run()
 
 

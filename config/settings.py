@@ -39,6 +39,8 @@ PUBLIC_PORT = env.str("PUBLIC_PORT", default="8000")
 TRUSTED_PROXY_HOPS = env.int("TRUSTED_PROXY_HOPS", default=0)
 
 INSTALLED_APPS = [
+    # First: its `runserver` (ASGI, HTTP and websockets on one port) replaces Django's.
+    "daphne",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -55,6 +57,8 @@ INSTALLED_APPS = [
     "sla",
     "automations",
     "portal",
+    "channels",
+    "live",  # pushed updates, presence and drafts over websockets (docs/architecture.md)
     "demo",  # seed_demo; above every other app
 ]
 
@@ -79,6 +83,7 @@ MIDDLEWARE = [
 ROOT_URLCONF = "config.urls"
 PLATFORM_URLCONF = "config.urls_platform"
 WSGI_APPLICATION = "config.wsgi.application"
+ASGI_APPLICATION = "config.asgi.application"
 AUTH_USER_MODEL = "tenants.User"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "tickets:list"
@@ -177,8 +182,6 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 MAX_UPLOAD_SIZE = env.int("MAX_UPLOAD_SIZE", default=25 * 1024 * 1024)
-# How often an open ticket list asks for its first page again (static/js/app.js).
-TICKET_LIST_REFRESH_SECONDS = env.int("TICKET_LIST_REFRESH_SECONDS", default=15)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
@@ -269,6 +272,38 @@ CELERY_BEAT_SCHEDULE["automations-time-scan"] = {
     "schedule": 120.0,
 }
 
+# Live updates (the `live` app): websockets share the web's port. With REDIS_URL the channel
+# layer is Redis (every web process and every worker reach every socket; the prefix keeps
+# deployments on one Redis apart); without it the layer lives in the web process and other
+# processes (the worker, commands) post their messages to it over loopback: LIVE_RELAY_URL is
+# the web process as they reach it (`make run` sets it; unset: nothing is relayed).
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                # redis-py 8 times a read out after 5 s by default, and channels-redis waits in
+                # BZPOPMIN for 5 s: every idle socket died with 1011 (channels_redis #422).
+                "hosts": [{"address": REDIS_URL, "socket_timeout": None}],
+                "prefix": env.str("LIVE_CHANNEL_PREFIX", default="helpdesk-live"),
+                # A tab that stops reading (a frozen laptop) loses its oldest pushes, not the
+                # server's memory; it catches up when it reconnects.
+                "capacity": 200,
+                "expiry": 30,
+            },
+        }
+    }
+else:
+    CHANNEL_LAYERS = {
+        "default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 200}}
+    }
+LIVE_RELAY_URL = env.str("LIVE_RELAY_URL", default="")
+# A page's frames are small (the consumer answers `too_large` past 4 KB); the server drops a
+# connection sending a message past this before it is buffered whole (daphne's runserver; the
+# docker-compose web passes the same to daphne).
+DAPHNE_WEBSOCKET_MAX_MESSAGE_SIZE = 64 * 1024
+DAPHNE_WEBSOCKET_MAX_FRAME_SIZE = 64 * 1024
+
 # Sessions live in the database and are read through the cache (one query saved per request).
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 SESSION_COOKIE_HTTPONLY = True
@@ -292,6 +327,7 @@ CONTENT_SECURITY_POLICY = {
         "style-src-attr": [UNSAFE_INLINE],
         "img-src": [SELF, "data:"],
         "font-src": [SELF],
+        # 'self' covers the live websocket on the page's own host (ws: and wss:, CSP Level 3).
         "connect-src": [SELF],
         "object-src": [NONE],
         "base-uri": [NONE],

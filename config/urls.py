@@ -5,6 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from live import relay_views
 from portal import views as portal_views
 from tenants import auth_views as tenant_auth_views
 from tenants import away_views, security_views
@@ -70,4 +71,7 @@ urlpatterns = [
     path("", include("outbound_mail.urls")),
     path("", include("automations.macro_urls")),  # macros: /agent/… and /settings/macros/
     path("", include("portal.urls")),  # the customer portal: /tickets/, /new/, /contact/, …
+    path("", include("live.urls")),  # live collaboration under /agent/: drafts
+    # The worker's pushes, posted to the web process when the layer is not shared (live.relay).
+    path("internal/live/relay/", relay_views.relay_post, name="live_relay"),
 ]

@@ -23,6 +23,7 @@ class Kind(models.TextChoices):
     AUTOMATION_MAIL = "automation_mail", "Automation mail to the requester"
     AUTOMATION_NOTICE = "automation_notice", "Automation notice"
     PORTAL_SIGN_IN = "portal_sign_in", "Portal sign-in link"
+    STAFF_REPLY_HELD = "staff_reply_held", "Your reply by mail was held"
 
 
 CUSTOMER_KINDS = (
@@ -45,9 +46,11 @@ AGENT_KINDS = (
 # notice still has a preference row like every agent kind.
 RULE_KINDS = (Kind.AUTOMATION_MAIL, Kind.AUTOMATION_NOTICE)
 TEMPLATE_KINDS = tuple(k for k in CUSTOMER_KINDS + AGENT_KINDS if k not in RULE_KINDS)
-# Security notices to one agent: always mailed (no preference turns them off), always the
-# shipped template (no tenant template can hide what they say).
-NOTICE_KINDS = (Kind.STAFF_MAIL_UNVERIFIED,)
+# Notices to one agent about their own mail: always mailed (no preference turns them off),
+# always the shipped template (no tenant template can hide what they say). A reply the send
+# guard held reaches the customer only through the link in its notice: muted, it would wait
+# unseen (tickets.services.send_guard).
+NOTICE_KINDS = (Kind.STAFF_MAIL_UNVERIFIED, Kind.STAFF_REPLY_HELD)
 # The portal's sign-in link to a contact (outbound_mail.services.portal_mail): a security
 # notice of its own, about no ticket; always mailed, always the shipped template.
 PORTAL_KINDS = (Kind.PORTAL_SIGN_IN,)

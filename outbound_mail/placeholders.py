@@ -134,6 +134,26 @@ def sla_values(data: dict, timezone_name: str) -> dict[str, str]:
     }
 
 
+def held_reply_values(ticket, held, newer: list, timezone_name: str) -> dict[str, str]:
+    """What the notice of a reply the send guard held says: the link that sends it, the reply
+    and the entries that came after the one it answered (`newer`, comments with authors)."""
+    lines = [(c.author_name, local_time(c.created_at.isoformat(), timezone_name), c) for c in newer]
+    text = [f"{name}, {when}:\n{c.body_text.strip()}" for name, when, c in lines]
+    parts = [
+        f"<p><strong>{html.escape(name)}</strong>, {html.escape(when)}:</p>"
+        f'<div class="quote">{comment_html(c)}</div>'
+        for name, when, c in lines
+    ]
+    path = f"/agent/tickets/{ticket.number}/held/{held.pk}/"
+    return {
+        "held_url": organization_url(ticket.organization, path),
+        "reply_text": held.body_text,
+        "newer_count": str(len(newer)),
+        "newer_text": "\n\n".join(text),
+        "newer_html": mark_safe("".join(parts)),  # noqa: S308 (escaped and sanitised parts)
+    }
+
+
 def local_time(iso: str, timezone_name: str) -> str:
     """An ISO 8601 instant as the tenant reads it: `2025-03-04 14:30 (Europe/Berlin)`."""
     try:

@@ -1,5 +1,8 @@
 """Reads for outgoing mail: threading lookups for the inbound side, settings, templates, lists."""
 
+from datetime import datetime
+
+from django.db.models import Max
 from django_scopes import scopes_disabled
 
 from outbound_mail.kinds import AGENT_KINDS, DEFAULT_CHANNEL, DISABLED_BY_DEFAULT
@@ -40,6 +43,18 @@ def sent_message_tickets(ids: list[str]) -> dict[str, tuple[int, int]]:
     for message_id, pk, ticket_id in rows.values_list("message_id", "pk", "ticket_id"):
         found[message_id] = max(found.get(message_id, (0, 0)), (pk, ticket_id))
     return found
+
+
+def sent_entries(ticket_id: int, ids: list[str]) -> list[tuple[datetime, int | None]]:
+    """Mail we sent on this ticket with one of these Message-IDs, as what its reader saw: when
+    we wrote it, and the newest comment it carried (None: a notice that carries none). The
+    send guard asks which entry an agent's reply by mail answers (inbound_mail.send_guard)."""
+    wanted = {normalize_message_id(i) for i in ids} - {""}
+    if not wanted:
+        return []
+    rows = OutgoingMessage.objects.filter(ticket_id=ticket_id, message_id__in=wanted)
+    rows = rows.annotate(newest=Max("comment_links__comment_id"))
+    return [(row.created_at, row.newest) for row in rows.only("created_at")]
 
 
 def latest_ticket_id(sent: dict[str, tuple[int, int]], ids: list[str]) -> int | None:

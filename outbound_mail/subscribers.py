@@ -10,6 +10,7 @@ NAMES = (
     events.STATUS_CHANGED,
     events.ASSIGNED,
     events.STAFF_MAIL_UNVERIFIED,
+    events.STAFF_REPLY_HELD,
     events.TICKET_FORWARDED,
     events.AUTOMATION_MAIL,
     events.AUTOMATION_NOTIFY,

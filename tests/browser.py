@@ -2,7 +2,10 @@
 `browser_page` fixture, a headless Chromium from Debian (.ci/run installs it; browser downloads
 are impossible here), and where screenshots go."""
 
+import asyncio
 import shutil
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -60,3 +63,85 @@ def axe_violations(page, *, impacts=AXE_IMPACTS) -> list[str]:
         for v in result["violations"]
         if v.get("impact") in impacts
     ]
+
+
+# -- a live server that speaks websockets (issue 14) -----------------------------------------
+# pytest-django's `live_server` is WSGI: no websockets. `asgi_live_server` serves the project's
+# ASGI application (config.asgi: HTTP and /ws/live/) with daphne, the server `make run` uses, in
+# a thread of the test process, so events a test publishes (a comment created here) reach the
+# sockets as they would inside the web process. Twisted's reactor runs once per process: the
+# server starts with the first test that asks for it and stops at the end of the session.
+class AsgiLiveServer:
+    def __init__(self) -> None:
+        import daphne.server  # installs the asyncio reactor: before anything imports Twisted's
+        from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
+
+        from config.asgi import application
+
+        self._loop = daphne.server.twisted_loop
+        self.server = daphne.server.Server(
+            ASGIStaticFilesHandler(application),
+            endpoints=["tcp:port=0:interface=127.0.0.1"],
+            signal_handlers=False,
+            verbosity=0,
+        )
+        self.thread = threading.Thread(target=self._run, name="asgi-live-server", daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.listening_addresses:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("daphne did not start listening")
+            time.sleep(0.02)
+        self.port = self.server.listening_addresses[0][1]
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self.server.run()
+
+    def stop(self) -> None:
+        from twisted.internet import reactor
+
+        reactor.callFromThread(reactor.stop)  # type: ignore[attr-defined]  # the installed reactor
+        self.thread.join(timeout=10)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def tenant_url(self, slug: str) -> str:
+        """The base URL of a tenant's host (browsers resolve *.localhost to the loopback)."""
+        return f"http://{slug}.localhost:{self.port}"
+
+
+@pytest.fixture(scope="session")
+def _asgi_server(django_db_setup):
+    server = AsgiLiveServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def asgi_live_server(_asgi_server, transactional_db, monkeypatch):
+    """The ASGI live server for this test. Its requests run in threads of their own: with an
+    in-memory SQLite database they share the test's connection (as Django's LiveServerThread
+    does: a second connection would see another, empty database or lock the shared one); on
+    PostgreSQL each thread opens its own and closes it after the request."""
+    from django.db import connections
+
+    shared = {}
+    for conn in connections.all():
+        if conn.vendor == "sqlite" and conn.is_in_memory_db():
+            conn.inc_thread_sharing()
+            shared[conn.alias] = conn
+        else:
+            monkeypatch.setitem(conn.settings_dict, "CONN_MAX_AGE", 0)
+    if shared:
+        create = connections.create_connection
+        monkeypatch.setattr(
+            connections,
+            "create_connection",
+            lambda alias: shared[alias] if alias in shared else create(alias),
+        )
+    yield _asgi_server
+    for conn in shared.values():
+        conn.dec_thread_sharing()

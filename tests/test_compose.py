@@ -17,7 +17,9 @@ def test_compose_file_has_the_whole_stack():
     env = spec["services"]["web"]["environment"]
     assert env["DATABASE_URL"].startswith("postgres://")
     assert env["REDIS_URL"].startswith("redis://")
-    assert "gunicorn" in spec["services"]["web"]["command"]
+    # An ASGI server: the live websockets share the pages' port (issue 14).
+    assert "daphne" in spec["services"]["web"]["command"]
+    assert "config.asgi:application" in spec["services"]["web"]["command"]
 
 
 @pytest.mark.skipif(not shutil.which("docker-compose"), reason=".ci/run installs docker-compose")

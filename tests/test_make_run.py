@@ -1,21 +1,26 @@
 """`make run` as a developer uses it: start (web, worker, LMTP), Ctrl-C, nothing left running,
-start again.
+start again; the web serves ASGI: a signed-in agent's live websocket opens and answers.
 
 No browser: the run is a subprocess in its own session, the processes of the run are found in
 /proc by that session id, and Ctrl-C is SIGINT to the run's process group, as a terminal sends it.
 """
 
 import contextlib
+import http.client
+import json
 import os
+import re
 import signal
 import smtplib
 import socket
 import subprocess
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
 import pytest
+from websockets.sync.client import connect
 
 ROOT = Path(__file__).resolve().parent.parent
 MAKEFILE = ROOT / "Makefile"
@@ -64,6 +69,44 @@ def _web_answers(port: int) -> bool:
             return response.read() == b"ok"
     except OSError:
         return False
+
+
+def _sign_in(port: int, host: str, email: str, password: str) -> str:
+    """The session cookie of a sign-in through the login page, as a browser does it."""
+
+    def call(method: str, body: str = "", cookies: str = "") -> http.client.HTTPResponse:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        headers = {"Host": host, "Cookie": cookies}
+        if body:
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        connection.request(method, "/login/", body=body, headers=headers)
+        return connection.getresponse()
+
+    page = call("GET")
+    csrf = re.search(r"csrftoken=([^;]+)", page.getheader("Set-Cookie", ""))[1]
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.read().decode())[1]
+    form = urllib.parse.urlencode(
+        {"username": email, "password": password, "csrfmiddlewaretoken": token}
+    )
+    signed_in = call("POST", form, cookies=f"csrftoken={csrf}")
+    assert signed_in.status == 302, signed_in.read()[:2000]
+    cookies = ", ".join(signed_in.msg.get_all("Set-Cookie") or [])
+    return re.search(r"sessionid=([^;]+)", cookies)[1]
+
+
+def _live_socket_answers(port: int) -> dict:
+    """A signed-in agent's websocket on the ASGI server: watching a ticket is answered."""
+    host = f"acme.localhost:{port}"
+    session = _sign_in(port, host, "agent@acme.test", "demo")
+    with connect(
+        f"ws://{host}/ws/live/",
+        sock=socket.create_connection(("127.0.0.1", port)),
+        origin=f"http://{host}",
+        additional_headers={"Cookie": f"sessionid={session}"},
+        proxy=None,
+    ) as live:
+        live.send(json.dumps({"type": "watch", "ticket": 1, "after": 10**9}))
+        return json.loads(live.recv(timeout=20))
 
 
 def _lmtp_answers(port: int) -> bool:
@@ -153,6 +196,8 @@ def test_make_run_ctrl_c_stops_every_part_and_starts_again(var_dir):
     try:
         again.wait_ready()
         assert (_web_answers(port), _lmtp_answers(lmtp_port)) == (True, True)
+        answer = _live_socket_answers(port)
+        assert (answer["type"], answer["ticket"]) == ("ticket.changed", 1)
     finally:
         os.killpg(again.proc.pid, signal.SIGINT)
         try:
@@ -178,6 +223,9 @@ def test_make_run_gives_every_process_the_public_port(var_dir):
         }
         public = {(env.get("PUBLIC_PORT"), env.get("PUBLIC_SCHEME")) for env in parts.values()}
         assert public == {(str(port), "http")}
+        # Without Redis the worker's live updates reach the pages through the web (live.relay).
+        relays = {env.get("LIVE_RELAY_URL") for env in parts.values()}
+        assert relays == {f"http://127.0.0.1:{port}"}
     finally:
         os.killpg(run.proc.pid, signal.SIGINT)
         try:

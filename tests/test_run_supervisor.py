@@ -40,8 +40,22 @@ def test_child_environment_public_port_defaults_to_the_port_served():
     assert (kept["PUBLIC_PORT"], kept["PUBLIC_SCHEME"]) == ("443", "https")
 
 
+def test_child_environment_points_the_live_relay_at_the_web_server():
+    """Without Redis the worker's live updates are posted to the web process (live.relay)."""
+    for host, relay in [
+        ("0.0.0.0", "http://127.0.0.1:8010"),  # noqa: S104  # what make run listens on
+        ("127.0.0.1", "http://127.0.0.1:8010"),
+        ("192.0.2.7", "http://192.0.2.7:8010"),
+        ("::", "http://[::1]:8010"),
+    ]:
+        assert run.child_environment("8010", base={}, host=host)["LIVE_RELAY_URL"] == relay
+    kept = run.child_environment("8010", base={"LIVE_RELAY_URL": "http://web:8000"})
+    assert kept["LIVE_RELAY_URL"] == "http://web:8000"
+
+
 def test_commands_start_web_worker_with_beat_and_lmtp():
     web, worker, lmtp = run.commands("127.0.0.1", "8010", python="/venv/bin/python")
+    # With "daphne" first in INSTALLED_APPS, runserver is daphne's: ASGI, pages and websockets.
     assert web == ["/venv/bin/python", "manage.py", "runserver", "127.0.0.1:8010", "--noreload"]
     assert worker[1:] == ["-A", "config", "worker", "--beat", "--loglevel=INFO", "--concurrency=2"]
     # Its address comes from LMTP_HOST and LMTP_PORT in the environment every part shares.

@@ -21,6 +21,12 @@ class TicketsConfig(AppConfig):
                 sidebar_templates=("tickets/merge/_card.html",),
             )
         )
+        # A reply by mail the send guard held says so in its entry (tickets.services.send_guard).
+        contributions.register(
+            contributions.Contribution(
+                name="tickets.send_guard", comment_templates=("tickets/_held_mark.html",)
+            )
+        )
 
         provisioning.register("tickets.defaults", defaults_create)
 

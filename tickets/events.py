@@ -27,6 +27,11 @@ TEAM_CHANGED = "ticket.team_changed"
 # it was kept as an internal note. Data: {"user_id": the agent, "comment_id": the note or None,
 # "from": the address, "subject": the mail's subject}. The agent is told by mail.
 STAFF_MAIL_UNVERIFIED = "staff_mail.unverified"
+# A proven agent's reply by mail answered an older entry than the newest public one not theirs
+# (tickets.services.send_guard): it was kept as an internal note marked held, and nothing went
+# to the customer. Data: {"user_id": the agent, "comment_id": the held note, "newer_ids": the
+# entries after the one it answered}. The agent is told by mail, with a link that sends it.
+STAFF_REPLY_HELD = "staff_reply.held"
 # An SLA timer reached its warning time, or its due time (sla.services.scan), once each.
 # Data: {"target": "first_response" | "next_response" | "resolution", "due_at": ISO 8601}.
 # outbound_mail.kinds names the same two events for its mail.

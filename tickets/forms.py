@@ -84,6 +84,12 @@ class TicketFilterForm(forms.Form):
         return data
 
 
+# Ids are bigints (BigAutoField); a larger number would overflow the database's comparison.
+MAX_ID = 2**63 - 1
+SEEN_MESSAGE = "This page's state could not be read. Reload the ticket and send again."
+SEEN_ERRORS = dict.fromkeys(("invalid", "min_value", "max_value"), SEEN_MESSAGE)
+
+
 class ReplyForm(forms.Form):
     body = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 5}),
@@ -97,10 +103,27 @@ class ReplyForm(forms.Form):
     # Comma-separated; a Cc'd address becomes a collaborator, a Bcc'd one only gets this reply.
     cc = forms.CharField(required=False, max_length=5000)
     bcc = forms.CharField(required=False, max_length=5000)
+    # The send guard (tickets.services.send_guard): what the page showed when the agent wrote,
+    # the newest comment id and the requester. A post without them is not checked.
+    seen_comment = forms.IntegerField(
+        required=False, min_value=0, max_value=MAX_ID, error_messages=SEEN_ERRORS
+    )
+    seen_requester = forms.IntegerField(
+        required=False, min_value=1, max_value=MAX_ID, error_messages=SEEN_ERRORS
+    )
+    # "Send anyway" after the guard held the reply; "Edit first" goes back to the form.
+    confirm = forms.BooleanField(required=False)
+    edit_first = forms.BooleanField(required=False)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["status"].queryset = Status.objects.all()  # type: ignore[attr-defined]  # a ModelChoiceField
+
+    @property
+    def seen_errors(self) -> list[str]:
+        """The page-state fields' errors: a tampered or broken page, not the agent's typing."""
+        fields = ("seen_comment", "seen_requester")
+        return [str(e) for name in fields for e in self.errors.get(name, [])]
 
     def clean_cc(self) -> list[str]:
         return parse_addresses(self.cleaned_data["cc"], field="Cc")
@@ -113,6 +136,12 @@ class ReplyForm(forms.Form):
         if data.get("internal") and (data.get("cc") or data.get("bcc")):
             raise forms.ValidationError("An internal note goes to no one: remove Cc and Bcc.")
         return data
+
+
+class HeldReplyForm(forms.Form):
+    """Send a reply the send guard held by mail: the newest comment id its page showed."""
+
+    seen_comment = forms.IntegerField(min_value=0, max_value=MAX_ID, error_messages=SEEN_ERRORS)
 
 
 class ForwardForm(forms.Form):

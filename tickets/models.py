@@ -254,6 +254,12 @@ class Comment(TenantModel):
     # Who an agent's public reply was addressed to, as the agent wrote it: {"to": [...],
     # "cc": [...], "bcc": [...]} (lowercased addresses); empty for everything else.
     recipients = models.JSONField(default=dict, blank=True)
+    # An agent's reply by mail that the send guard held (tickets.services.send_guard): it stays
+    # an internal note by its author until they send it; `held_reason` says why ("held: a newer
+    # reply exists"), `held_after` is the id of the newest entry their mail answered (the held
+    # page shows what came after it). Both empty on every other comment, and once it is sent.
+    held_reason = models.CharField(max_length=200, blank=True)
+    held_after = models.PositiveBigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -15,6 +15,7 @@ urlpatterns = [
     path("tickets/<int:number>/tags/", views.ticket_tags, name="tags"),
     path("tickets/<int:number>/follow/", views.ticket_follow_toggle, name="follow"),
     path("tickets/<int:number>/comments/<int:pk>/undo/", views.comment_undo, name="comment_undo"),
+    path("tickets/<int:number>/held/<int:pk>/", views.held_reply, name="held_reply"),
     path("tickets/<int:number>/preview/", forward_views.reply_preview, name="preview"),
     path("tickets/<int:number>/forward/", forward_views.ticket_forward_view, name="forward"),
     path(

@@ -1,14 +1,14 @@
 """The agent workspace: ticket list, ticket page, reply, properties, bulk changes, new ticket,
 attachment download and canned responses. Views parse, call one service and render."""
 
-from django.conf import settings
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from tenants.access import agent_required
 from tenants.redirects import safe_next
@@ -23,7 +23,9 @@ from tickets import (
 from tickets.downloads import attachment_response
 from tickets.forms import (
     BULK_LIMIT,
+    SEEN_MESSAGE,
     BulkForm,
+    HeldReplyForm,
     NewTicketForm,
     PropertiesForm,
     ReplyForm,
@@ -36,12 +38,18 @@ from tickets.services.attachments import Upload
 from tickets.services.bulk_edit import tickets_bulk_update
 from tickets.services.comments import (
     CommentNotChangeable,
-    comment_create,
     comment_set_public,
     comment_withdraw,
 )
 from tickets.services.contacts import contact_get_or_create
 from tickets.services.followers import ticket_follow, ticket_unfollow
+from tickets.services.send_guard import (
+    ReplyHeld,
+    Seen,
+    collides,
+    held_reply_send,
+    reply_create_guarded,
+)
 from tickets.services.tags import ticket_tags_add, ticket_tags_remove
 from tickets.services.tickets import (
     ticket_assign,
@@ -83,7 +91,6 @@ def ticket_list(request):
         "agents": list(agents_queryset()),
         "tags": list(Tag.objects.all()),
         # static/js/app.js asks for the first page's rows again this often (live updates later).
-        "list_refresh_seconds": settings.TICKET_LIST_REFRESH_SECONDS,
     }
     template = (
         "tickets/_list_rows.html"
@@ -118,6 +125,8 @@ def _detail_context(request, ticket, reply_form=None):
     return {
         "ticket": ticket,
         "reply_form": reply_form or ReplyForm(),
+        # The send guard: the reply form carries what this page shows (tickets.services.send_guard).
+        "seen_comment": max((c.pk for c in ticket.comments.all()), default=0),
         "statuses": list(Status.objects.all()),
         "priorities": list(Priority.objects.all()),
         "agents": list(agents_queryset()),
@@ -157,6 +166,9 @@ def _sent_message(comment: Comment, *, send_now: bool) -> str:
 @agent_required
 def ticket_detail(request, number: int):
     ticket = _get_ticket(number)
+    # A live page's sidebar after a pushed change (static/js/live.js): that part alone.
+    if request.htmx and request.htmx.target == "ticket-sidebar":
+        return render(request, "tickets/_sidebar.html", _detail_context(request, ticket))
     return render(request, "tickets/detail.html", _detail_context(request, ticket))
 
 
@@ -167,9 +179,14 @@ def ticket_reply(request, number: int):
     form = ReplyForm(request.POST, request.FILES)
     if not form.is_valid():
         context = _detail_context(request, ticket, form)
-        if request.htmx:
+        # A page state that cannot be read is a broken or tampered page: 400 for htmx too.
+        if request.htmx and not form.seen_errors:
             return render(request, "tickets/_main.html", context)
-        return render(request, "tickets/detail.html", context, status=400)
+        template = "tickets/_main.html" if request.htmx else "tickets/detail.html"
+        return render(request, template, context, status=400)
+    if form.cleaned_data["edit_first"]:
+        # "Edit first" after the send guard held it: the form again, text kept, nothing sent.
+        return _main_response(request, number, form)
     uploads = [
         Upload(filename=f.name, content=f.read(), content_type=f.content_type or "")
         for f in form.cleaned_data["attachments"]
@@ -177,17 +194,21 @@ def ticket_reply(request, number: int):
     internal = form.cleaned_data["internal"]
     # Markdown, rendered and sanitised once: the same HTML the preview showed (tickets.rich_text).
     body_html, uploads = rich_text.reply_html(form.cleaned_data["body"], uploads)
-    comment = comment_create(
-        ticket=ticket,
-        body_text=form.cleaned_data["body"],
-        body_html=body_html,
-        is_public=not internal,
-        author_user=request.user,
-        uploads=uploads,
-        send_now=form.cleaned_data["send_now"],
-        cc=form.cleaned_data["cc"],
-        bcc=form.cleaned_data["bcc"],
-    )
+    try:
+        comment = reply_create_guarded(
+            ticket=ticket,
+            seen=_seen(form),
+            body_text=form.cleaned_data["body"],
+            body_html=body_html,
+            is_public=not internal,
+            author_user=request.user,
+            uploads=uploads,
+            send_now=form.cleaned_data["send_now"],
+            cc=form.cleaned_data["cc"],
+            bcc=form.cleaned_data["bcc"],
+        )
+    except ReplyHeld as held:
+        return _held_response(request, number, form, held)
     if form.cleaned_data["status"]:
         ticket_change_status(
             ticket=ticket, status=form.cleaned_data["status"], actor_user=request.user
@@ -200,6 +221,78 @@ def ticket_reply(request, number: int):
         response["HX-Trigger"] = "ticket-changed"
         return response
     return redirect("tickets:detail", number=number)
+
+
+def _seen(form: ReplyForm) -> Seen | None:
+    data = form.cleaned_data
+    if data["seen_comment"] is None:
+        return None  # a post without the page's state (an older page): not checked
+    return Seen(comment_id=data["seen_comment"], requester_id=data["seen_requester"])
+
+
+def _held_response(request, number: int, form: ReplyForm, held: ReplyHeld):
+    """The send guard held the reply (409, nothing created or sent): the page as it is now,
+    the reply form with its text and what is new since the agent's page, Send anyway or Edit
+    first (its seen values now the newest, so Send anyway sends unless yet more arrived)."""
+    ticket = _get_ticket(number)
+    context = _detail_context(request, ticket, form)
+    context["held"] = {
+        "newer": [c for c in ticket.comments.all() if c.pk in held.newer],
+        "requester_changed": held.requester_changed,
+        "files": len(form.cleaned_data["attachments"]),
+    }
+    template = "tickets/_main.html" if request.htmx else "tickets/detail.html"
+    return render(request, template, context, status=409)
+
+
+@require_http_methods(["GET", "POST"])
+@agent_required
+def held_reply(request, number: int, pk: int):
+    """A reply by mail the send guard held (the link in the mail that told its author): the
+    reply, what came after the entry it answered, and the button that sends it. Its author's
+    alone: anyone else is refused (403)."""
+    ticket = _get_ticket(number)
+    comment = next((c for c in ticket.comments.all() if c.pk == pk), None)
+    if comment is None:
+        raise Http404("No such comment.")
+    if comment.author_user_id != request.user.pk:
+        raise PermissionDenied("Only the agent who wrote a held reply can send it.")
+    if not comment.held_reason:
+        messages.success(request, "This reply is no longer held: it was sent or changed already.")
+        return redirect(reverse("tickets:detail", args=[number]) + f"#comment-{pk}")
+    if request.method == "GET":
+        return _held_page(request, ticket, comment)
+    form = HeldReplyForm(request.POST)
+    if not form.is_valid():
+        return _held_page(request, ticket, comment, error=SEEN_MESSAGE, status=400)
+    try:
+        sent = held_reply_send(
+            comment=comment, actor_user=request.user, seen_comment=form.cleaned_data["seen_comment"]
+        )
+    except ReplyHeld:
+        again = "Not sent: another entry arrived since this page opened. Read it, then send."
+        return _held_page(request, _get_ticket(number), comment, error=again, status=409)
+    except CommentNotChangeable as exc:  # NotTheAuthor is refused above
+        messages.error(request, str(exc))
+        return redirect("tickets:detail", number=number)
+    messages.success(request, _sent_message(sent, send_now=False))
+    return redirect(reverse("tickets:detail", args=[number]) + f"#comment-{pk}")
+
+
+def _held_page(request, ticket, comment, *, error: str = "", status: int = 200):
+    _mark_waiting_replies(ticket)
+    comments = list(ticket.comments.all())
+    after, author = comment.held_after or 0, comment.author_user_id
+    context = {
+        "ticket": ticket,
+        "comment": comment,
+        "newer": [c for c in comments if collides(c, after=after, user_id=author)],
+        "seen_comment": max((c.pk for c in comments), default=0),
+        "error": error,
+        "comment_templates": contributions.comment_templates(),
+        "image_senders": remote_images.allowed_senders(ticket),
+    }
+    return render(request, "tickets/held_reply.html", context, status=status)
 
 
 def _get_comment(number: int, pk: int) -> Comment:

@@ -9,6 +9,7 @@ from inbound_mail import routing, subjects
 from inbound_mail.models import ConversationIndex, InboundMessage, ThreadReference
 from inbound_mail.parsing import Address, ParsedMessage
 from inbound_mail.parsing.unpacking import split_forwarded_html
+from inbound_mail.send_guard import answered_entry
 from inbound_mail.services.decisions import Context, Outcome, Reads, decide
 from inbound_mail.threading import Lookup, ThreadMatch, conversation_rows, thread_ids
 from tenants.models import Organization
@@ -19,6 +20,7 @@ from tickets.services.attachments import Upload
 from tickets.services.comments import comment_create
 from tickets.services.contacts import contact_get_or_create, contact_mark_undeliverable
 from tickets.services.defaults import default_status
+from tickets.services.send_guard import mail_reply_create
 from tickets.services.tickets import collaborator_add, ticket_change_status, ticket_create
 
 Status = InboundMessage.Status
@@ -240,17 +242,21 @@ def _staff_reply(ctx: Context) -> Outcome:
     proven = ctx.match.rule in ("token", "message_id")
     first_line = _CLOSE_RE.sub("", _PRIVATE_RE.sub("", first_line)).strip()
     body = f"{first_line}\n{rest}".strip() if first_line else rest.strip()
-    comment = comment_create(
+    public = not private and proven
+    # The send guard: a reply to an older entry than the newest one not the agent's is held.
+    comment = mail_reply_create(
         ticket=ticket,
+        answered=answered_entry(ticket, parsed) if public else None,
         body_text=body,
         full_text=parsed.text_full,
-        is_public=not private and proven,
+        is_public=public,
         author_user=user,
         channel=Comment.Channel.EMAIL,
         uploads=_uploads(parsed),
         message_id=parsed.message_id,
     )
-    if close:
+    held = bool(comment.held_reason)
+    if close and not held:  # a held reply changes nothing the customer would notice
         ticket_change_status(
             ticket=ticket,
             status=default_status(StatusCategory.RESOLVED),
@@ -260,7 +266,8 @@ def _staff_reply(ctx: Context) -> Outcome:
     return Outcome(
         Status.PROCESSED,
         f"staff {kind} on #{ticket.number} by {ctx.match.rule}"
-        + (", resolved" if close else "")
+        + (", resolved" if close and not held else "")
+        + (f"; {comment.held_reason}" + (", not resolved" if close else "") if held else "")
         + f"; sender proven by {ctx.staff_proof}",
         ticket=ticket,
         comment=comment,

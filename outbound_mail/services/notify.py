@@ -11,6 +11,7 @@ from outbound_mail.models import MailSettings, Notification
 from outbound_mail.services import automation_mail, forwarding, outbox
 from outbound_mail.services.customer_updates import customer_update
 from outbound_mail.services.outbox import EventContext, Queued, Recipient
+from outbound_mail.unread import announce_unread
 from tenants.hosts import organization_url
 from tenants.models import Membership, Organization, TeamMember, User
 from tickets import events
@@ -155,6 +156,31 @@ def _on_staff_mail_unverified(ctx: EventContext) -> None:
     outbox.queue(ctx, Kind.STAFF_MAIL_UNVERIFIED, recipient, values, automatic=True)
 
 
+def _on_staff_reply_held(ctx: EventContext) -> None:
+    """Tell the agent their reply by mail was held (tickets.services.send_guard), with the
+    link that sends it: mail and the bell, whatever their preferences (the reply waits for it)."""
+    user_id, comment_id = ctx.data.get("user_id"), ctx.data.get("comment_id")
+    if not isinstance(user_id, int) or not isinstance(comment_id, int):
+        return
+    member = Membership.objects.filter(user_id=user_id, user__is_active=True)
+    user = next((m.user for m in member.select_related("user")), None)
+    held = ctx.comments([comment_id]).get(comment_id)
+    if user is None or held is None or not held.held_reason:
+        return  # not a member any more, or the reply was sent or removed since
+    newer_ids = [i for i in ctx.data.get("newer_ids", []) if isinstance(i, int)]
+    newer = [c for c in ctx.comments(newer_ids).values() if c.is_public]
+    zone = ctx.organization.timezone
+    values = {
+        **ctx.ticket_values,
+        **placeholders.held_reply_values(ctx.ticket, held, newer, zone),
+    }
+    recipient = Recipient(user.email.lower(), user.display_name, user=user)
+    outbox.queue(ctx, Kind.STAFF_REPLY_HELD, recipient, values, automatic=True)
+    notice = _notification(ctx, Kind.STAFF_REPLY_HELD, user, values, Channel.BOTH)
+    Notification.objects.bulk_create([notice])
+    announce_unread(ctx.organization.pk, [user.pk])
+
+
 def _on_automation_notify(ctx: EventContext) -> None:
     """The agents a rule (or a macro) named hear its message, after their preferences."""
     ids = [i for i in ctx.data.get("user_ids", []) if isinstance(i, int)]
@@ -169,6 +195,7 @@ HANDLERS = {
     events.STATUS_CHANGED: _on_status_changed,
     events.ASSIGNED: _on_assigned,
     events.STAFF_MAIL_UNVERIFIED: _on_staff_mail_unverified,
+    events.STAFF_REPLY_HELD: _on_staff_reply_held,
     events.TICKET_FORWARDED: forwarding.on_forwarded,
     events.AUTOMATION_MAIL: automation_mail.on_mail,
     events.AUTOMATION_NOTIFY: _on_automation_notify,
@@ -259,6 +286,7 @@ def _agent_alert(
             recipient = Recipient(user.email.lower(), user.display_name, user=user)
             outbox.queue(ctx, kind, recipient, values, automatic=True)
     Notification.objects.bulk_create(in_app)
+    announce_unread(ctx.organization.pk, [n.user_id for n in in_app if n.read_at is None])
 
 
 TITLES = {
@@ -268,6 +296,7 @@ TITLES = {
     Kind.SLA_WARNING: "SLA warning on #{ticket_number}: {sla_target} due {sla_due_at}",
     Kind.SLA_BREACH: "SLA breached on #{ticket_number}: {sla_target} was due {sla_due_at}",
     Kind.AUTOMATION_NOTICE: "{rule_label} “{rule_name}” on #{ticket_number}: {ticket_subject}",
+    Kind.STAFF_REPLY_HELD: "Your reply on #{ticket_number} was held: a newer reply exists",
 }
 
 

@@ -7,7 +7,9 @@ from django.db import transaction
 
 from outbound_mail import kinds, selectors
 from outbound_mail.models import Notification, NotificationDefault, NotificationPreference
+from outbound_mail.unread import announce_unread
 from tenants.models import Organization, User
+from tenants.scoping import active_organization_id
 
 # -- the in-app list ---------------------------------------------------------------------------
 
@@ -18,11 +20,16 @@ def notification_mark_read(*, user: User, notification_id: int, now: datetime) -
     if notification.read_at is None:
         Notification.objects.filter(pk=notification.pk).update(read_at=now)
         notification.read_at = now
+        announce_unread(notification.organization_id, [user.pk])
     return notification
 
 
 def notifications_mark_all_read(*, user: User, now: datetime) -> int:
-    return Notification.objects.filter(user=user, read_at__isnull=True).update(read_at=now)
+    marked = Notification.objects.filter(user=user, read_at__isnull=True).update(read_at=now)
+    organization_id = active_organization_id()
+    if marked and organization_id is not None:
+        announce_unread(organization_id, [user.pk])
+    return marked
 
 
 # -- preferences -------------------------------------------------------------------------------

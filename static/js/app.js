@@ -156,21 +156,5 @@
   });
 })();
 
-// The ticket list keeps itself current: <tbody data-refresh="<seconds>"> asks for its rows again
-// that often while the tab is visible, on the first page, with nothing selected and no menu of
-// the filters open (a customer's reply moves its ticket to the top without a reload). The
-// pushed updates of live collaboration replace this poll.
-(function () {
-  "use strict";
-  const rows = document.querySelector("#ticket-rows[data-refresh]");
-  if (!rows || !window.htmx) return;
-  const seconds = Math.max(1, parseInt(rows.dataset.refresh, 10) || 20);
-  const url = new URL(location.href);
-  if (url.searchParams.get("after")) return;
-  setInterval(() => {
-    if (document.visibilityState !== "visible") return;
-    if (rows.querySelector(".select:checked")) return;
-    if (document.activeElement && document.activeElement.closest(".filters, .bulkbar")) return;
-    htmx.ajax("GET", location.pathname + location.search, { target: "#ticket-rows", swap: "innerHTML" });
-  }, seconds * 1000);
-})();
+// The ticket list no longer polls for its rows: static/js/live.js refreshes a changed row and
+// offers new tickets as they are pushed (issue 14).

@@ -239,7 +239,12 @@ def comment_set_public(*, comment: Comment, public: bool, actor_user: User) -> C
     if not public:
         _withdraw_mail(comment)
     comment.is_public = public
-    comment.save(update_fields=["is_public"])
+    fields = ["is_public"]
+    if public and comment.held_reason:
+        # A reply the send guard held, sent now (tickets.services.send_guard): a reply like any.
+        comment.held_reason, comment.held_after = "", None
+        fields += ["held_reason", "held_after"]
+    comment.save(update_fields=fields)
     _event(
         ticket,
         TicketEvent.Kind.VISIBILITY,

@@ -1,0 +1,87 @@
+"""Sockets on the real ASGI application (config.asgi), on the configured channel layer: Redis
+when REDIS_URL is set, the in-memory one otherwise. Each test starts with an empty layer and no
+presence, and runs its scenario on one event loop (`run`), doing its database work through
+database_sync_to_async as the consumer does."""
+
+import json
+from collections.abc import Awaitable, Callable
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
+
+from config.asgi import application
+from live import presence
+
+TIMEOUT = 10  # seconds a frame that must come may take (a slow CI); never a measured speed
+
+
+@pytest.fixture(autouse=True)
+def _empty_layer():
+    async def flush():
+        layer = get_channel_layer()
+        await layer.flush()
+        await presence.store().clear()
+
+    async_to_sync(flush)()
+    yield
+    async_to_sync(flush)()
+
+
+def run(scenario: Callable[[], Awaitable[None]]) -> None:
+    """Run the test's scenario (a coroutine function) on an event loop of its own."""
+    async_to_sync(scenario)()
+
+
+def cookie_header(client) -> bytes:
+    return "; ".join(f"{name}={morsel.value}" for name, morsel in client.cookies.items()).encode()
+
+
+def socket(host: str, *, cookies: bytes = b"", origin: str | None = None):
+    """A communicator for /ws/live/ as a browser on `host` opens it."""
+    headers = [(b"host", host.encode()), (b"origin", (origin or f"http://{host}").encode())]
+    if cookies:
+        headers.append((b"cookie", cookies))
+    return WebsocketCommunicator(application, "/ws/live/", headers=headers)
+
+
+def agent_socket(tenant, user=None, *, host: str | None = None):
+    """A socket of `user` (the tenant's agent by default), signed in on the tenant's host, with
+    the CSRF cookie a page would have set."""
+    client = tenant.client(user or tenant.agent)
+    client.get("/agent/")  # the page sets the CSRF cookie, as in a browser
+    return socket(host or f"{tenant.org.slug}.localhost", cookies=cookie_header(client))
+
+
+async def receive(communicator, timeout: float = TIMEOUT) -> dict:
+    return json.loads(await communicator.receive_from(timeout=timeout))
+
+
+async def receive_until(communicator, kind: str, timeout: float = TIMEOUT) -> tuple[dict, list]:
+    """The next frame of type `kind`, and the frames of other types before it."""
+    skipped = []
+    while True:
+        frame = await receive(communicator, timeout)
+        if frame["type"] == kind:
+            return frame, skipped
+        skipped.append(frame)
+
+
+async def drain(communicator, timeout: float = 0.3) -> list[dict]:
+    """Every frame that arrives until the socket has been quiet for `timeout`."""
+    frames = []
+    while not await communicator.receive_nothing(timeout=timeout):
+        frames.append(await receive(communicator))
+    return frames
+
+
+async def send(communicator, frame: dict) -> None:
+    await communicator.send_to(text_data=json.dumps(frame))
+
+
+async def watch(communicator, number: int, after: int = 0) -> list[dict]:
+    """Watch a ticket: the answer up to its `presence` (catch-up comments, ticket.changed)."""
+    await send(communicator, {"type": "watch", "ticket": number, "after": after})
+    presence_frame, before = await receive_until(communicator, "presence")
+    return [*before, presence_frame]
