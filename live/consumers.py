@@ -15,6 +15,7 @@ Database work runs through database_sync_to_async; the group handlers (`live_pus
 import asyncio
 import json
 import logging
+import random
 import time
 from typing import TypeGuard
 
@@ -60,6 +61,9 @@ class LiveConsumer(AsyncWebsocketConsumer):
         self.watching: dict[int, int] = {}  # ticket number -> ticket id
         self.last_presence: dict[int, str] = {}  # number -> the people last sent (no repeats)
         self.checked_at = self.joined_at = time.monotonic()
+        # Sockets that connect together (a deploy, a reconnect storm) would recheck together,
+        # all on the one database thread: spread the first recheck over the period.
+        self.checked_at -= random.uniform(0, RECHECK_SECONDS)
         self.window_start, self.window_frames = time.monotonic(), 0
         self.base_groups = [
             publish.agents_group(self.organization_id),
@@ -304,9 +308,14 @@ class LiveConsumer(AsyncWebsocketConsumer):
         return {**payload, "html": payload["html"].replace(render.CSRF_FIELD, self._csrf_field())}
 
     def _csrf_field(self) -> str:
-        secret = self.scope.get("cookies", {}).get(settings.CSRF_COOKIE_NAME, "")
-        token = _masked_token(secret) if _is_csrf_secret(secret) else ""
-        return f'name="csrfmiddlewaretoken" value="{token}"'
+        # Masked once per socket (the cookie is the handshake's): a push to 500 sockets would
+        # otherwise mask 500 tokens (bench/live.py: 6% of the server's time).
+        field = getattr(self, "_csrf_field_value", None)
+        if field is None:
+            secret = self.scope.get("cookies", {}).get(settings.CSRF_COOKIE_NAME, "")
+            token = _masked_token(secret) if _is_csrf_secret(secret) else ""
+            field = self._csrf_field_value = f'name="csrfmiddlewaretoken" value="{token}"'
+        return field
 
     async def _send(self, payload: dict) -> None:
         await self.send(text_data=json.dumps(payload))

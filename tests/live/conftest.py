@@ -7,9 +7,11 @@ import json
 from collections.abc import Awaitable, Callable
 
 import pytest
+import redis.asyncio as aioredis
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
+from channels_redis.core import RedisChannelLayer
 
 from config.asgi import application
 from live import presence
@@ -21,12 +23,28 @@ TIMEOUT = 10  # seconds a frame that must come may take (a slow CI); never a mea
 def _empty_layer():
     async def flush():
         layer = get_channel_layer()
-        await layer.flush()
+        if isinstance(layer, RedisChannelLayer):
+            # Not layer.flush(): it closes the pools of every event loop, those of a server
+            # running in this process (tests/browser.py's asgi_live_server) too, from this one.
+            await _delete_layer_keys(layer)
+        else:
+            await layer.flush()
         await presence.store().clear()
 
     async_to_sync(flush)()
     yield
     async_to_sync(flush)()
+
+
+async def _delete_layer_keys(layer) -> None:
+    for host in layer.hosts:
+        client = aioredis.Redis.from_url(host["address"])
+        try:
+            keys = [key async for key in client.scan_iter(match=f"{layer.prefix}*")]
+            if keys:
+                await client.delete(*keys)
+        finally:
+            await client.aclose()
 
 
 def run(scenario: Callable[[], Awaitable[None]]) -> None:
