@@ -24,7 +24,8 @@ document.addEventListener("securitypolicyviolation", (e) => {
 
 
 @pytest.mark.django_db(transaction=True)
-def test_workspace_runs_under_the_policy_without_violations(live_server, acme, browser_page):
+def test_workspace_runs_under_the_policy_without_violations(asgi_live_server, acme, browser_page):
+    # The ASGI server, as in production: every agent page opens the live socket (connect-src).
     with acme.scope():
         ticket = make_ticket(acme.org, subject="Styled mail", body="Plain part")
         comment_create(
@@ -33,7 +34,7 @@ def test_workspace_runs_under_the_policy_without_violations(live_server, acme, b
             body_html='<p style="color: #a00; font-weight: bold">Styled words</p>',
             author_contact=ticket.requester,
         )
-    port = live_server.url.rsplit(":", 1)[1]
+    port = asgi_live_server.url.rsplit(":", 1)[1]
     base = f"http://acme.localhost:{port}"
     page = browser_page
     console: list[str] = []

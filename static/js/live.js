@@ -112,11 +112,19 @@
     return "hsl(" + ((Number(person.user) * 137) % 360) + " 55% 28%)";  // white initials at WCAG AA on every hue
   }
 
+  // The person's colour as the server gives it (the same hue as their avatars elsewhere), no
+  // lighter than 30 %: at 36 % some hues (cyan, green) leave white initials under 4.5:1.
+  function colour(person) {
+    const m = /^hsl\((\d+(?:\.\d+)?) (\d+(?:\.\d+)?)% (\d+(?:\.\d+)?)%\)$/.exec(person.color || "");
+    if (!m) return hue(person);
+    return "hsl(" + m[1] + " " + m[2] + "% " + Math.min(30, parseFloat(m[3])) + "%)";
+  }
+
   function avatar(person) {
     const span = document.createElement("span");
     span.className = "avatar small";
     span.setAttribute("aria-hidden", "true");
-    span.style.setProperty("--avatar", /^hsl\([\d.\s%]+\)$/.test(person.color || "") ? person.color : hue(person));
+    span.style.setProperty("--avatar", colour(person));
     span.textContent = String(person.initials || "?").slice(0, 3);
     return span;
   }
