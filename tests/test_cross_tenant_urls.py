@@ -40,6 +40,7 @@ def test_routes_under_test_cover_all_ticket_urls():
         "detail",
         "follow",
         "forward",
+        "held_reply",
         "merge",
         "preview",
         "reply",
@@ -80,9 +81,13 @@ def test_other_tenants_ticket_is_404_everywhere(acme, globex, globex_ticket):
         ),
         "forward": client.post(f"/agent/tickets/{n}/forward/", {"to": "x@example.test"}),
         "preview": client.post(f"/agent/tickets/{n}/preview/", {"body": "**hi**"}),
+        "held_reply": client.get(f"/agent/tickets/{n}/held/{comment_ids[0]}/"),
     }
     assert set(responses) == set(_ticket_routes())
     assert {name: r.status_code for name, r in responses.items()} == dict.fromkeys(responses, 404)
+    # live's draft of that ticket (live.urls) too, reading and writing.
+    assert client.get(f"/agent/tickets/{n}/draft/").status_code == 404
+    assert client.post(f"/agent/tickets/{n}/draft/", {"body": "x"}).status_code == 404
 
 
 def test_other_tenants_attachment_on_own_ticket_number_is_404(acme, globex_ticket):
