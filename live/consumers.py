@@ -25,7 +25,7 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.middleware.csrf import get_token
 
-from live import catchup, presence, publish, relay, render
+from live import catchup, groups, presence, publish, relay, render
 from live.middleware import AGENT_ROLES, agent_role
 
 logger = logging.getLogger(__name__)
@@ -66,8 +66,8 @@ class LiveConsumer(AsyncWebsocketConsumer):
         self.checked_at -= random.uniform(0, RECHECK_SECONDS)
         self.window_start, self.window_frames = time.monotonic(), 0
         self.base_groups = [
-            publish.agents_group(self.organization_id),
-            publish.user_group(self.organization_id, self.user_id),
+            groups.agents_group(self.organization_id),
+            groups.user_group(self.organization_id, self.user_id),
         ]
         for group in self.base_groups:
             await self.channel_layer.group_add(group, self.channel_name)
@@ -145,7 +145,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
         return self.role is not None
 
     def _groups(self) -> list[str]:
-        tickets = [publish.ticket_group(self.organization_id, pk) for pk in self.watching.values()]
+        tickets = [groups.ticket_group(self.organization_id, pk) for pk in self.watching.values()]
         return [*self.base_groups, *tickets]
 
     async def frame_watch(self, frame: dict) -> None:
@@ -164,7 +164,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
             return
         self.watching[number] = ticket_id
         await self.channel_layer.group_add(
-            publish.ticket_group(self.organization_id, ticket_id), self.channel_name
+            groups.ticket_group(self.organization_id, ticket_id), self.channel_name
         )
         await self._catch_up(number, ticket_id, after)
         await self._touch(number, presence.VIEWING)
@@ -195,7 +195,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
         ticket_id = self.watching.pop(number)
         self.last_presence.pop(number, None)
         await self.channel_layer.group_discard(
-            publish.ticket_group(self.organization_id, ticket_id), self.channel_name
+            groups.ticket_group(self.organization_id, ticket_id), self.channel_name
         )
         changed = await presence.presence_leave(
             organization_id=self.organization_id, ticket_id=ticket_id, connection=self.channel_name
@@ -238,7 +238,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
         await self._join_lists()
 
     async def _join_lists(self) -> None:
-        group = publish.lists_group(self.organization_id)
+        group = groups.lists_group(self.organization_id)
         if group not in self.base_groups:
             self.base_groups.append(group)
             await self.channel_layer.group_add(group, self.channel_name)

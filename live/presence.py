@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
+from live.groups import lists_group, ticket_group
+
 logger = logging.getLogger(__name__)
 
 VIEWING = "viewing"
@@ -56,15 +58,6 @@ def sweep_seconds() -> float:
     # A dead tab is gone at most TTL + this after its last heartbeat (27 s): within the 30 s
     # the issue allows. A sweep with nothing due is one Redis call.
     return float(getattr(settings, "LIVE_PRESENCE_SWEEP_SECONDS", 2))
-
-
-def ticket_group(organization_id: int, ticket_id: int) -> str:
-    return f"live.o{organization_id}.t{ticket_id}"
-
-
-def lists_group(organization_id: int) -> str:
-    """The org's list pages (a socket joins when it asks `presence_query`): the row markers."""
-    return f"live.o{organization_id}.lists"
 
 
 @dataclass(frozen=True)

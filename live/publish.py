@@ -26,6 +26,7 @@ from collections.abc import Callable
 from django.db.models import Count
 
 from live import relay, render
+from live.groups import lists_group, ticket_group, user_group
 from outbound_mail.models import Notification
 from outbound_mail.unread import unread_changed
 from tenants.models import Organization
@@ -36,22 +37,6 @@ from tickets.models import Ticket
 logger = logging.getLogger(__name__)
 
 PUSH_TYPE = "live.push"  # the consumer's handler: LiveConsumer.live_push
-
-
-def agents_group(organization_id: int) -> str:
-    return f"live.o{organization_id}.agents"
-
-
-def lists_group(organization_id: int) -> str:
-    return f"live.o{organization_id}.lists"
-
-
-def ticket_group(organization_id: int, ticket_id: int) -> str:
-    return f"live.o{organization_id}.t{ticket_id}"
-
-
-def user_group(organization_id: int, user_id: int) -> str:
-    return f"live.o{organization_id}.u{user_id}"
 
 
 def push(organization_id: int, payload: dict, *, internal: bool = False) -> dict:

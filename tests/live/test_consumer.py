@@ -8,7 +8,7 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django_scopes import scopes_disabled
 
-from live import consumers, publish
+from live import consumers, groups, publish
 from tenants import services as tenant_services
 from tenants.models import Domain, Membership
 from tests.factories import make_ticket
@@ -211,10 +211,10 @@ def test_a_message_naming_another_tenant_is_dropped_by_the_receiving_socket(acme
         assert (await communicator.connect())[0]
         layer = get_channel_layer()
         stray = publish.push(globex.org.pk, {"type": "ticket.created", "ticket": 1})
-        await layer.group_send(publish.agents_group(acme.org.pk), stray)
+        await layer.group_send(groups.agents_group(acme.org.pk), stray)
         assert await drain(communicator) == []
         own = publish.push(acme.org.pk, {"type": "ticket.created", "ticket": 1})
-        await layer.group_send(publish.agents_group(acme.org.pk), own)
+        await layer.group_send(groups.agents_group(acme.org.pk), own)
         assert await receive(communicator) == {"type": "ticket.created", "ticket": 1}
         await communicator.disconnect()
 

@@ -20,7 +20,7 @@ from django.db import connection
 from django.test import Client
 from websockets.sync.client import connect
 
-from live import publish, relay
+from live import groups, publish, relay
 from tests.factories import make_ticket
 from tests.live.conftest import agent_socket, drain, receive_until, run, watch
 from tickets.services.comments import comment_create
@@ -57,7 +57,7 @@ def _post(tenant, body: bytes, signature: str | None = None):
 
 def _push(tenant, payload: dict) -> list:
     org = tenant.org.pk
-    return [publish.agents_group(org), publish.push(org, payload)]
+    return [groups.agents_group(org), publish.push(org, payload)]
 
 
 def test_relay_delivers_a_signed_post_to_the_tenants_sockets(acme, globex, embedded_layer):
