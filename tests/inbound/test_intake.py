@@ -1,6 +1,8 @@
 """Intake: raw bytes stored first, routing by recipient, idempotency, crashes and retries."""
 
+import time
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 from django.core.cache import cache
@@ -8,7 +10,7 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError
 from django.utils import timezone
 
-from inbound_mail import raw_mail, tasks
+from inbound_mail import gather, raw_mail, tasks
 from inbound_mail.models import InboundAddress, InboundMessage, Mailbox, UnclaimedMessage
 from inbound_mail.services import intake, processing, quarantine
 from tests.inbound.mails import mail, new_message_id
@@ -282,7 +284,10 @@ def test_reply_token_in_recipient_routes_and_threads(support, deliver, tag_kind)
 
 @pytest.fixture
 def held(monkeypatch):
-    """The gathered tasks intake queues after its commit, held instead of run."""
+    """The gathered tasks intake queues after its commit, held instead of run; the gather clock
+    stands still, so a test's arrivals never straddle two windows."""
+    now = time.time()
+    monkeypatch.setattr(gather, "time", SimpleNamespace(time=lambda: now))
     calls = []
     monkeypatch.setattr(tasks.process_gathered, "apply_async", lambda *a, **k: calls.append(a))
     return calls
