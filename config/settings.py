@@ -59,6 +59,8 @@ INSTALLED_APPS = [
     "portal",
     "channels",
     "live",  # pushed updates, presence and drafts over websockets (docs/architecture.md)
+    "search",  # full-text search: the list's text filter, the top bar's results
+    "reports",  # Reports: daily rollups, charts, CSV
     "demo",  # seed_demo; above every other app
 ]
 

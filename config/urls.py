@@ -72,6 +72,8 @@ urlpatterns = [
     path("", include("automations.macro_urls")),  # macros: /agent/… and /settings/macros/
     path("", include("portal.urls")),  # the customer portal: /tickets/, /new/, /contact/, …
     path("", include("live.urls")),  # live collaboration under /agent/: drafts
+    path("agent/search/", include("search.urls")),  # full-text search, results as you type
+    path("agent/reports/", include("reports.urls")),  # Reports, for admins and team managers
     # The worker's pushes, posted to the web process when the layer is not shared (live.relay).
     path("internal/live/relay/", relay_views.relay_post, name="live_relay"),
 ]

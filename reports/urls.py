@@ -1,0 +1,4 @@
+"""Reports' pages under /agent/reports/."""
+
+app_name = "reports"
+urlpatterns: list = []

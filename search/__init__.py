@@ -1,0 +1,1 @@
+"""Full-text search over a tenant's tickets, comments, people and attachments."""

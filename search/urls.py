@@ -1,0 +1,4 @@
+"""Search's pages under /agent/search/."""
+
+app_name = "search"
+urlpatterns: list = []
