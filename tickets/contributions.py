@@ -17,12 +17,16 @@ filters with their own URL parameter and a value (`?choice=12:Billing`, portal's
 answers), each a select of the options its `choices()` offers. `bulk_action_templates`
 are included in the selection's bulk bar, inside its form (a button with its own `formaction`
 receives the same `tickets`, `all_matching`, `query` and `next` fields).
+
+The list's text filter (`q`, and the portal's) comes from one registered `text_search`
+(search's full-text match): `text_search_q(q, public_only=...)` is its Q on Ticket, or None
+when no app registered one (the list then matches number, subject and requester itself).
 """
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
 QuerysetHook = Callable[[QuerySet], QuerySet]
 
@@ -135,3 +139,21 @@ def list_params() -> dict[str, ListParam]:
 
 def list_sorts() -> dict[str, ListSort]:
     return {s.value: s for c in _contributions.values() for s in c.list_sorts}
+
+
+# -- the list's text filter ------------------------------------------------------------------
+
+TextSearch = Callable[..., Q]  # (q: str, *, public_only: bool) -> Q on Ticket
+
+_text_search: list[TextSearch] = []
+
+
+def register_text_search(match: TextSearch) -> None:
+    """Make `match` the list's `q` (replacing any earlier one)."""
+    _text_search[:] = [match]
+
+
+def text_search_q(q: str, *, public_only: bool) -> Q | None:
+    """The registered text search's Q for `q`; `public_only` leaves internal notes out (the
+    portal, customers). None when nothing is registered."""
+    return _text_search[0](q, public_only=public_only) if _text_search else None

@@ -1,4 +1,5 @@
-"""Forms of the agent workspace: list filters, reply, properties, bulk changes, new ticket."""
+"""Forms of the agent workspace: list filters, saved views, reply, properties, bulk changes, new
+ticket."""
 
 from django import forms
 from django.conf import settings
@@ -8,7 +9,8 @@ from tenants.models import Membership, Team, User
 from tickets import contributions
 from tickets.models import CannedResponse, Priority, Status, StatusCategory
 from tickets.recipients import parse_addresses
-from tickets.selectors import SORTS
+from tickets.saved_views import COLUMNS
+from tickets.selectors import SORTS, TicketFilters
 from tickets.services.tags import TagError, tag_names_parse
 
 
@@ -82,6 +84,31 @@ class TicketFilterForm(forms.Form):
                 params[name] = value
         data["params"] = params
         return data
+
+
+def filters_from_params(params) -> TicketFilters:
+    """The list's filters from its URL parameters; invalid values are dropped, so a bad
+    bookmark still shows a list."""
+    form = TicketFilterForm(params)
+    form.is_valid()
+    data = {k: v for k, v in form.cleaned_data.items() if v not in (None, "")}
+    return TicketFilters(**data)
+
+
+class SavedViewForm(forms.Form):
+    """Save the list as it is (its URL's query string) as a view, or rename one."""
+
+    name = forms.CharField(
+        max_length=80, strip=True, error_messages={"required": "Give the view a name."}
+    )
+    # Admins only (the page ignores it for agents): a view every agent sees in the rail.
+    shared = forms.BooleanField(required=False)
+    query = forms.CharField(required=False, max_length=4000, widget=forms.HiddenInput)
+    columns = forms.MultipleChoiceField(
+        required=False,
+        choices=[(c.key, c.label) for c in COLUMNS],
+        widget=forms.CheckboxSelectMultiple,
+    )
 
 
 # Ids are bigints (BigAutoField); a larger number would overflow the database's comparison.

@@ -1,5 +1,8 @@
 """Tickets as data: statuses and priorities per tenant, customers and contacts, tickets,
-collaborators, comments (public or internal), attachments, and the timeline of TicketEvents."""
+collaborators, comments (public or internal), attachments, the timeline of TicketEvents, and
+the list's saved views."""
+
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.db import models
@@ -206,6 +209,8 @@ class Ticket(TenantModel):
             models.Index(
                 fields=["organization", "last_agent_reply_at", "id"], name="ticket_org_agent_reply"
             ),
+            # The rail's "Recently resolved" count: a week of a year's tickets, not all of them.
+            models.Index(fields=["organization", "resolved_at"], name="ticket_org_resolved"),
         ]
 
     def __str__(self):
@@ -469,3 +474,53 @@ class Follower(TenantModel):
                 fields=["organization", "ticket", "user"], name="follower_unique"
             )
         ]
+
+
+class SavedView(TenantModel):
+    """A named list: the list's filters and sort (`query`, its URL parameters as strings) and
+    columns, in the rail with its live count. Personal (an agent's own) or shared (no owner,
+    made and kept by admins); each group has its own order (`position`)."""
+
+    name = models.CharField(max_length=80)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    query = models.JSONField(default=dict)
+    columns = models.JSONField(default=list)
+    position = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                models.F("organization"),
+                models.F("owner"),
+                Lower("name"),
+                condition=models.Q(owner__isnull=False),
+                name="savedview_unique_personal_name",
+            ),
+            models.UniqueConstraint(
+                models.F("organization"),
+                Lower("name"),
+                condition=models.Q(owner__isnull=True),
+                name="savedview_unique_shared_name",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["organization", "owner", "position"], name="savedview_org_owner")
+        ]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def is_shared(self) -> bool:
+        return self.owner_id is None
+
+    def list_query(self) -> str:
+        """The list URL's query string that shows this view: its filters, columns and itself."""
+        # Sorted: PostgreSQL's jsonb keeps no order, and one view should have one URL.
+        filters = sorted(self.query.items())
+        pairs = [*filters, *(("cols", c) for c in self.columns or [""]), ("sv", self.pk)]
+        return urlencode(pairs)

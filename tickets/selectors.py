@@ -1,13 +1,26 @@
-"""Reads for the agent workspace: filtered ticket lists with keyset pages, counts, a ticket."""
+"""Reads for the agent workspace: filtered ticket lists with keyset pages, the rail's counts
+with the saved views', a ticket."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from datetime import datetime, timedelta
+from typing import cast
 
 from django.core.cache import cache
-from django.db.models import Count, F, Prefetch, Q, QuerySet
+from django.db.models import (
+    Exists,
+    F,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+)
 from django.utils import timezone
 
+from tenants.models import Organization, Team, TeamMember
 from tickets import contributions
 from tickets.models import (
     DONE_CATEGORIES,
@@ -16,6 +29,7 @@ from tickets.models import (
     Comment,
     Contact,
     Follower,
+    SavedView,
     StatusCategory,
     Tag,
     Ticket,
@@ -71,6 +85,10 @@ MAX_SEARCH_REQUESTERS = 200
 
 
 def _search_q(q: str) -> Q:
+    # Full-text search (the search app) when it is registered: the same match as its page.
+    matched = contributions.text_search_q(q, public_only=False)
+    if matched is not None:
+        return matched
     q = q.strip().lstrip("#")
     if q.isdigit():
         return Q(number=int(q))
@@ -202,37 +220,131 @@ def bump_list_version(organization_id: int) -> None:
         cache.set(_version_key(organization_id), 1, None)
 
 
+# A saved view counts at most this many tickets (the rail shows "1000+"): each count reads a
+# bounded number of index entries, however wide the view ("every closed ticket").
+SAVED_VIEW_COUNT_CAP = 1000
+
+
+# name -> (the tickets to count, at most how many; None: all of them)
+_Counted = dict[str, tuple[QuerySet[Ticket], int | None]]
+
+
 def rail_counts(organization_id: int, user) -> dict:
-    """Counts for the left rail; recomputed only after a ticket in the tenant changed."""
+    """The left rail's counts: the built-in views', the teams' and the agent's saved views'
+    (shared ones first, with their names and links). Recomputed only after a ticket or a
+    saved view in the tenant changed (`bump_list_version`), in a fixed number of queries
+    however many saved views there are."""
     version = cache.get_or_set(_version_key(organization_id), 1, None)
     key = f"ticket-rail:{organization_id}:{user.pk}:{version}"
     counts = cache.get(key)
     if counts is None:
-        counts = _compute_rail_counts(user)
+        counts = _compute_rail_counts(organization_id, user, saved_views_visible(user))
         cache.set(key, counts, 300)
     return counts
 
 
-def _compute_rail_counts(user) -> dict:
+def _compute_rail_counts(organization_id: int, user, views: Sequence[SavedView]) -> dict:
+    """Every count of the rail in one statement: one scalar subquery per built-in view and
+    saved view, each planned on its own, so each reads only its own rows through the index
+    that fits it (the list's), not every ticket of the tenant once per view."""
     open_q = Q(status_category__in=UNRESOLVED_CATEGORIES)
-    counts = Ticket.objects.aggregate(
-        mine=Count("pk", filter=open_q & Q(assignee=user)),
-        unassigned=Count("pk", filter=open_q & Q(assignee__isnull=True)),
-        open=Count("pk", filter=open_q),
-        pending=Count("pk", filter=Q(status_category=StatusCategory.PENDING)),
-        resolved=Count(
-            "pk",
-            filter=Q(
-                status_category__in=DONE_CATEGORIES,
-                resolved_at__gte=timezone.now() - RECENTLY_RESOLVED,
-            ),
-        ),
-    )
-    teams = (
-        Ticket.objects.filter(open_q, team__isnull=False).values("team_id").annotate(n=Count("pk"))
-    )
-    counts["teams"] = {row["team_id"]: row["n"] for row in teams}
+    cap = SAVED_VIEW_COUNT_CAP + 1  # one more than shown says "more than that"
+    wanted: _Counted = {
+        "mine": (Ticket.objects.filter(open_q, assignee=user), None),
+        "unassigned": (Ticket.objects.filter(open_q, assignee__isnull=True), None),
+        "open": (Ticket.objects.filter(open_q), None),
+        "pending": (Ticket.objects.filter(status_category=StatusCategory.PENDING), None),
+        "resolved": (Ticket.objects.filter(_view_q("resolved", user)), None),
+    }
+    team_ids = list(Team.objects.values_list("pk", flat=True))
+    for pk in team_ids:
+        wanted[f"team_{pk}"] = (Ticket.objects.filter(open_q, team_id=pk), None)
+    for view in views:
+        wanted[f"view_{view.pk}"] = (ticket_queryset(filters_from_query(view.query), user), cap)
+    counts = _counts_at_once(organization_id, wanted)
+    rail: dict = {name: counts[name] for name in ("mine", "unassigned", "open", "pending")}
+    rail["resolved"] = counts["resolved"]
+    rail["teams"] = {pk: counts[f"team_{pk}"] for pk in team_ids}
+    rail["views"] = [
+        {
+            "pk": view.pk,
+            "name": view.name,
+            "shared": view.is_shared,
+            "query": view.list_query(),
+            "count": min(counts[f"view_{view.pk}"], SAVED_VIEW_COUNT_CAP),
+            "more": counts[f"view_{view.pk}"] > SAVED_VIEW_COUNT_CAP,
+        }
+        for view in views
+    ]
+    return rail
+
+
+class _CappedCount(Subquery):
+    """COUNT(*) of at most `cap` rows of a queryset, as a scalar subquery (no cap: all)."""
+
+    template = "(SELECT COUNT(*) FROM (%(subquery)s) capped)"
+    output_field = IntegerField()
+
+    def __init__(self, queryset: QuerySet, cap: int | None = None):
+        rows = queryset.order_by().values("pk")
+        super().__init__(rows if cap is None else rows[:cap])
+
+
+def _counts_at_once(organization_id: int, querysets: _Counted) -> dict[str, int]:
+    """How many rows each queryset has (up to its cap), in one query: SELECT (SELECT COUNT(*)
+    ...), ... with each subquery planned on its own. One that can find nothing (an unknown
+    contributed value) is 0 without asking."""
+    empty = {name for name, (qs, _) in querysets.items() if qs.query.is_empty()}
+    subqueries = {
+        name: _CappedCount(qs, cap) for name, (qs, cap) in querysets.items() if name not in empty
+    }
+    counts = dict.fromkeys(empty, 0)
+    if subqueries:
+        # The tenant's own row carries the subqueries (each scoped by the ticket manager).
+        row = Organization.objects.filter(pk=organization_id).values(**subqueries)
+        values = cast(dict[str, int | None], row.get())
+        counts |= {name: n or 0 for name, n in values.items()}
     return counts
+
+
+def rail_teams(user) -> list[Team]:
+    """The tenant's teams for the rail and the list's filters; `managed`: the agent manages it
+    (the rail's Reports link), read in the same query."""
+    managed = TeamMember.objects.filter(team=OuterRef("pk"), user=user, is_manager=True)
+    return list(Team.objects.annotate(managed=Exists(managed)))
+
+
+# -- saved views ------------------------------------------------------------------------------
+
+# The list's own parameters a saved view keeps (`after`, the page, is not one of them).
+QUERY_KEYS = ("view", "category", "assignee", "team", "priority", "q", "tag", "sort", "only")
+
+
+def filters_query(filters: TicketFilters) -> dict[str, str]:
+    """The list's URL parameters that give these filters, as a saved view stores them."""
+    values = {key: getattr(filters, key) for key in QUERY_KEYS} | filters.params
+    return {key: str(value) for key, value in values.items() if value not in (None, "")}
+
+
+def filters_from_query(query: dict) -> TicketFilters:
+    """A saved view's parameters as the list's filters (stored values were checked by the
+    list's form when saved; whatever no longer fits is left out, as the list leaves it)."""
+    data: dict = {k: str(query[k]) for k in QUERY_KEYS if k in query}
+    for key in ("team", "priority"):
+        if key in data:
+            data[key] = int(data[key]) if data[key].isdigit() else None
+    known = contributions.list_params()
+    params = {k: str(v) for k, v in query.items() if k in known and k not in QUERY_KEYS}
+    return TicketFilters(**data, params=params)
+
+
+def saved_views_visible(user) -> list[SavedView]:
+    """The agent's saved views: the shared ones, then their own, each in its order."""
+    return list(
+        SavedView.objects.filter(Q(owner=user) | Q(owner__isnull=True)).order_by(
+            F("owner").asc(nulls_first=True), "position", "id"
+        )
+    )
 
 
 # -- one ticket ------------------------------------------------------------------------------

@@ -2,13 +2,29 @@
 
 from django.urls import path
 
-from tickets import contacts_views, forward_views, image_views, views
+from tickets import contacts_views, forward_views, image_views, saved_view_views, views
 
 app_name = "tickets"
 urlpatterns = [
     path("", views.ticket_list, name="list"),
     path("tickets/new/", views.ticket_new, name="new"),
     path("tickets/bulk/", views.ticket_bulk, name="bulk"),
+    path("tickets/rail/", views.ticket_rail, name="rail"),
+    # saved views of the list (tickets.saved_view_views)
+    path("tickets/views/", saved_view_views.saved_view_list, name="saved_views"),
+    path("tickets/views/new/", saved_view_views.saved_view_new, name="saved_view_new"),
+    path("tickets/views/<int:pk>/", saved_view_views.saved_view_edit, name="saved_view_edit"),
+    path(
+        "tickets/views/<int:pk>/update/",
+        saved_view_views.saved_view_save_list,
+        name="saved_view_update",
+    ),
+    path("tickets/views/<int:pk>/move/", saved_view_views.saved_view_move, name="saved_view_move"),
+    path(
+        "tickets/views/<int:pk>/delete/",
+        saved_view_views.saved_view_delete,
+        name="saved_view_delete",
+    ),
     path("tickets/<int:number>/", views.ticket_detail, name="detail"),
     path("tickets/<int:number>/reply/", views.ticket_reply, name="reply"),
     path("tickets/<int:number>/update/", views.ticket_update, name="update"),

@@ -18,6 +18,7 @@ from tickets import (
     remote_images,
     reply_delivery,
     rich_text,
+    saved_views,
     selectors,
 )
 from tickets.downloads import attachment_response
@@ -29,9 +30,9 @@ from tickets.forms import (
     NewTicketForm,
     PropertiesForm,
     ReplyForm,
-    TicketFilterForm,
     TicketTagsForm,
     agents_queryset,
+    filters_from_params,
 )
 from tickets.models import Attachment, CannedResponse, Comment, Priority, Status, Tag, Ticket
 from tickets.services.attachments import Upload
@@ -60,18 +61,12 @@ from tickets.services.tickets import (
 )
 
 
-# Images a browser shows without running anything; SVG is excluded (it can carry script).
-def _filters(params) -> selectors.TicketFilters:
-    form = TicketFilterForm(params)
-    form.is_valid()  # invalid values are dropped: a bad bookmark still shows a list
-    data = {k: v for k, v in form.cleaned_data.items() if v not in (None, "")}
-    return selectors.TicketFilters(**data)
-
-
 @require_GET
 @agent_required
 def ticket_list(request):
-    filters = _filters(request.GET)
+    filters = filters_from_params(request.GET)
+    columns = saved_views.columns_from_params(request.GET)
+    saved_view = _opened_view(request)
     page = selectors.ticket_page(filters, request.user)
     params = request.GET.copy()
     params.pop("after", None)
@@ -79,6 +74,14 @@ def ticket_list(request):
         "page": page,
         "filters": filters,
         "base_query": params.urlencode(),
+        "columns": columns,
+        "column_count": 3 + len(columns),  # the selection box, the number and the subject
+        "all_columns": saved_views.COLUMNS,
+        # The saved view this list was opened from (a rail entry), and whether it shows more.
+        "saved_view": saved_view,
+        "saved_view_changed": saved_view is not None
+        and saved_views.query_differs(saved_view, filters, columns),
+        "can_share": request.membership.is_admin,
         # What the apps built on tickets add to the list (tickets.contributions).
         "list_row_templates": contributions.list_row_templates(),
         "list_filters": list(contributions.list_filters().values()),
@@ -98,6 +101,26 @@ def ticket_list(request):
         else "tickets/list.html"
     )
     return render(request, template, context)
+
+
+def _opened_view(request) -> dict | None:
+    """`?sv=<id>`: one of the agent's rail entries (cached with the rail, so no query of its
+    own); another agent's personal view or another tenant's is no view here: 404."""
+    if "sv" not in request.GET:
+        return None
+    pk = saved_views.saved_view_id(request.GET)
+    rail = selectors.rail_counts(request.organization.pk, request.user)
+    found = next((v for v in rail["views"] if v["pk"] == pk), None)
+    if found is None:
+        raise Http404("No such view.")
+    return found
+
+
+@require_GET
+@agent_required
+def ticket_rail(request):
+    """The left rail alone, with fresh counts: pages refresh theirs from it (static/js/app.js)."""
+    return render(request, "_rail.html")
 
 
 def _param_selects(filters: selectors.TicketFilters) -> list[dict]:
@@ -402,7 +425,7 @@ def ticket_bulk(request):
 
 def _bulk_targets(request, data) -> list[Ticket]:
     if data["all_matching"]:
-        filters = _filters(QueryDict(data["query"]))
+        filters = filters_from_params(QueryDict(data["query"]))
         qs = selectors.ticket_queryset(filters, request.user).order_by("pk")
         return list(qs[:BULK_LIMIT])
     return list(Ticket.objects.filter(number__in=data["tickets"]).order_by("pk"))

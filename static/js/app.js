@@ -158,3 +158,41 @@
 
 // The ticket list no longer polls for its rows: static/js/live.js refreshes a changed row and
 // offers new tickets as they are pushed (issue 14).
+
+// == Saved views and the rail (issue 15: list columns, counts refreshed from the rail fragment) ==
+(function () {
+  "use strict";
+  // A column's checkbox applies the filters form at once, as the selects do.
+  document.addEventListener("change", (e) => {
+    if (e.target.matches("input[type=checkbox][data-autosubmit]")) e.target.form.submit();
+  });
+
+  // The rail's counts again from /agent/tickets/rail/ (the fragment), keeping what the page
+  // highlights: each count is matched by its link's data-rail key. Pages ask with a
+  // `rail:refresh` event; a tab coming back after a while refreshes by itself.
+  let last = Date.now();
+  async function refresh() {
+    const rail = document.getElementById("rail"); if (!rail || !rail.dataset.railUrl) return;
+    last = Date.now();
+    try {
+      const response = await fetch(rail.dataset.railUrl, { credentials: "same-origin", cache: "no-store" });
+      if (!response.ok) return;
+      const doc = new DOMParser().parseFromString(await response.text(), "text/html");
+      doc.querySelectorAll("[data-rail] .count").forEach((fresh) => {
+        const key = fresh.parentElement.dataset.rail;
+        const shown = rail.querySelector(`[data-rail="${CSS.escape(key)}"] .count`);
+        if (shown && shown.textContent !== fresh.textContent) {
+          shown.textContent = fresh.textContent;
+          if (fresh.title) shown.title = fresh.title; else shown.removeAttribute("title");
+        }
+      });
+    } catch (err) {
+      // The next refresh tries again.
+    }
+  }
+  document.addEventListener("rail:refresh", refresh);
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible" && Date.now() - last > 60000) refresh();
+  });
+})();
+// == end of saved views and the rail ============================================================
