@@ -45,4 +45,5 @@ urlpatterns = [
     path("automations/", include("automations.urls")),
     path("portal/", include("portal.settings_urls")),
     path("portal/forms/", include("portal.form_settings_urls")),
+    path("search/", include("search.settings_urls")),
 ]

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from portal import access
 from portal.models import PortalSettings
+from tickets import contributions
 from tickets.models import DONE_CATEGORIES, UNRESOLVED_CATEGORIES, Attachment, Comment, Contact
 
 PAGE_SIZE = 20
@@ -72,6 +73,11 @@ def _with_public_activity(qs: QuerySet) -> QuerySet:
 
 
 def _search_q(q: str) -> Q:
+    # Full-text search (the search app) when registered, over public text only: a customer
+    # never finds a ticket by the words of an internal note.
+    matched = contributions.text_search_q(q, public_only=True)
+    if matched is not None:
+        return matched
     text = q.strip()
     digits = text.removeprefix("#").strip()
     found = Q(subject__icontains=text)
