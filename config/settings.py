@@ -274,6 +274,9 @@ CELERY_BEAT_SCHEDULE["automations-time-scan"] = {
     "schedule": 120.0,
 }
 
+# Reports (the `reports` app): the daily rollups catch up with the ticket timeline.
+CELERY_BEAT_SCHEDULE["reports-refresh"] = {"task": "reports.refresh", "schedule": 300.0}
+
 # Live updates (the `live` app): websockets share the web's port. With REDIS_URL the channel
 # layer is Redis (every web process and every worker reach every socket; the prefix keeps
 # deployments on one Redis apart); without it the layer lives in the web process and other

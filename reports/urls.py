@@ -1,4 +1,8 @@
 """Reports' pages under /agent/reports/."""
 
+from django.urls import path
+
+from reports import views
+
 app_name = "reports"
-urlpatterns: list = []
+urlpatterns = [path("", views.index, name="index")]
