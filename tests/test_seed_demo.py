@@ -316,3 +316,28 @@ def test_demo_sla_warning_notifies_the_teams_managers(seeded, django_capture_on_
     with tenant_scope(acme):
         notices = Notification.objects.filter(ticket=ticket, kind="automation_notice")
         assert list(notices.values_list("user__email", flat=True)) == ["admin@acme.test"]
+
+
+def test_seed_demo_gives_acme_shared_views_and_reports_of_its_history(db):
+    from django.test import Client
+
+    from reports.models import TicketFact
+    from tickets.models import SavedView
+
+    call_command("seed_demo", tickets=12, verbosity=0)
+    call_command("seed_demo", tickets=12, verbosity=0)
+    acme = Organization.objects.get(slug="acme")
+    with tenant_scope(acme):
+        shared = list(
+            SavedView.objects.filter(owner__isnull=True)
+            .order_by("position")
+            .values_list("name", flat=True)
+        )
+        assert shared == ["Urgent, open", "Billing, open"]
+        # Every seeded ticket falls in the 90 days the seed rolls up (created within 60 days).
+        assert TicketFact.objects.count() == Ticket.objects.filter(merged_into__isnull=True).count()
+    client = Client(HTTP_HOST="acme.localhost")
+    client.post("/login/", {"username": "admin@acme.test", "password": "demo"})
+    page = client.get("/agent/reports/")
+    assert page.status_code == 200
+    assert b"Urgent, open" in client.get("/agent/").content  # the rail

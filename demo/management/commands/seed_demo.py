@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
-from demo import automations_seed, portal_seed, sla_seed
+from demo import automations_seed, portal_seed, reports_seed, sla_seed
 from inbound_mail.models import InboundAddress
 from inbound_mail.services import addresses as inbound_addresses
 from tenants import services as tenant_services
@@ -114,6 +114,8 @@ class Command(BaseCommand):
             automations_seed.seed_automations(acme)
             automations_seed.seed_pending_ticket(acme)
             portal_seed.seed_portal(acme)
+            reports_seed.seed_views(acme)
+            reports_seed.seed_rollups(acme)  # after every seeded change: Reports shows them
         self._tickets(globex, max(10, tickets // 10), rng)
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
 
