@@ -12,11 +12,19 @@ class InboundMailConfig(AppConfig):
     def ready(self):
         # `tasks` registers the task names inbound_mail.queue looks up, in web processes too
         # (only a worker imports tasks modules on its own): imported for that alone.
-        from inbound_mail import contact_states, contributions, merges, tasks, webhooks  # noqa: F401
+        from inbound_mail import (  # noqa: F401
+            contact_states,
+            contributions,
+            merges,
+            routing_cache,
+            tasks,
+            webhooks,
+        )
         from tenants import settings_nav
 
         webhooks.connect()
         merges.connect()
+        routing_cache.connect()
         contact_states.connect()
         contributions.register()
         for order, (label, url_name, description) in enumerate(SETTINGS_PAGES, start=70):

@@ -11,8 +11,10 @@ which names the tenant it was issued for.
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from django.db import DEFAULT_DB_ALIAS
 from django_scopes import scopes_disabled
 
+from inbound_mail import routing_cache
 from inbound_mail.models import InboundAddress
 from inbound_mail.parsing import ParsedMessage, parse_header_block
 from inbound_mail.parsing.headers import header_block_start
@@ -98,21 +100,45 @@ def _by_address(
 
 
 def directory(recipients: Iterable[str]) -> Directory:
-    """One query for the inbound addresses among these recipients (and their plus bases), and
-    one more only when a recipient that no address claims carries a signed reply token."""
+    """The inbound addresses among these recipients (and their plus bases): what this process
+    knows (routing_cache), the rest in one query; one more only when a recipient that no
+    address claims carries a signed reply token."""
     recipients = _unique_lower(recipients)
     candidates = set(recipients) | {split_plus(r)[0] for r in recipients}
     if not candidates:
         return Directory({}, {})
-    # Routing runs before any tenant is known: it reads only addresses and their tenants.
-    with scopes_disabled():  # no tenant is known yet
-        rows = InboundAddress.objects.filter(address__in=candidates).select_related("organization")
-        rows = rows.order_by()  # a dict of unique addresses: no ORDER BY to compile or run
-        addresses = {row.address: (row.organization, row.plus_addressing) for row in rows}
+    routes = _routes(candidates)
+    tenants = {org_id: _organization(org_id) for org_id, _ in filter(None, routes.values())}
+    addresses = {a: (tenants[r[0]], r[1]) for a, r in routes.items() if r is not None}
     unmatched = [r for r in recipients if _by_address(r, addresses) is None]
     token_ids = {r: i for r in unmatched if (i := _token_organization_id(r)) is not None}
     tenants = Organization.objects.in_bulk(set(token_ids.values())) if token_ids else {}
     return Directory(addresses, {r: tenants[i] for r, i in token_ids.items() if i in tenants})
+
+
+def _routes(candidates: set[str]) -> dict[str, routing_cache.Route]:
+    """Each candidate's (tenant id, plus_addressing), or None when it is no inbound address:
+    what this process already knows (routing_cache), the rest in one query."""
+    version, routes = routing_cache.read(candidates)
+    missing = candidates - routes.keys()
+    if missing:
+        # Routing runs before any tenant is known: it reads only addresses and their tenants.
+        with scopes_disabled():  # no tenant is known yet
+            rows = InboundAddress.objects.filter(address__in=missing).order_by()
+            found = {a: (o, p) for a, o, p in rows.values_list(*_ROUTE_FIELDS)}
+        learnt = {address: found.get(address) for address in missing}
+        routing_cache.learn(version, learnt)
+        routes.update(learnt)
+    return routes
+
+
+_ROUTE_FIELDS = ("address", "organization_id", "plus_addressing")
+
+
+def _organization(organization_id: int) -> Organization:
+    # The tenant by its id alone, as `.only("id")` loads it: intake needs nothing else, and any
+    # other field is read from the database when asked for (never a copy kept from earlier).
+    return Organization.from_db(DEFAULT_DB_ALIAS, ["id"], [organization_id])
 
 
 def _token_organization_id(recipient: str) -> int | None:
@@ -156,11 +182,9 @@ def route_many(
 
 def platform_addresses(addresses: Iterable[str]) -> set[str]:
     """Which of these addresses are inbound addresses of any tenant (never collaborators)."""
-    bases = {split_plus(a)[0] for a in addresses} | set(addresses)
-    # A cross-tenant read of addresses only: a ticket must not copy another tenant's support
-    # address as a collaborator, or the two helpdesks would mail each other.
-    with scopes_disabled():  # addresses only, across tenants
-        known = set(
-            InboundAddress.objects.filter(address__in=bases).values_list("address", flat=True)
-        )
-    return {a for a in addresses if a in known or split_plus(a)[0] in known}
+    addresses = set(addresses)
+    bases = {split_plus(a)[0] for a in addresses} | addresses
+    # Across tenants: a ticket must not copy another tenant's support address as a
+    # collaborator, or the two helpdesks would mail each other.
+    routes = _routes(bases) if bases else {}
+    return {a for a in addresses if routes.get(a) or routes.get(split_plus(a)[0])}

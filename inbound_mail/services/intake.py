@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from inbound_mail import domains, queue, raw_mail, routing
+from inbound_mail import domains, queue, raw_mail, routing, routing_cache
 from inbound_mail.models import InboundMessage, Mailbox, UnclaimedMessage
 from inbound_mail.services import addresses
 from tenants.models import Organization
@@ -49,13 +49,15 @@ def inbound_receive(
     A mailbox's mail belongs to the mailbox's tenant. Other mail is routed by its recipients;
     `fallback_organization` takes what no tenant claimed (`ingest_email --tenant`).
 
-    The common case, mail for one tenant that confirms no address, is one routing query and
-    one INSERT that commits by itself (see `_record_alone`); the rest is recorded as
-    `inbound_receive_many` records it.
+    The common case, mail for one tenant that confirms no address, is one INSERT that commits
+    by itself (see `_record_alone`): the recipients this process has seen before are routed
+    from what it knows (inbound_mail.routing_cache), the others with one routing query. The
+    rest is recorded as `inbound_receive_many` records it.
     """
     envelope = _envelope(envelope_recipients)
-    arrivals = [_arrive(raw)]
-    [organizations] = _owners(arrivals, envelope, mailbox, fallback_organization)
+    with routing_cache.asked_ahead(mailbox is None):  # a mailbox's mail is not routed
+        arrivals = [_arrive(raw)]
+        [organizations] = _owners(arrivals, envelope, mailbox, fallback_organization)
     if len(organizations) == 1 and not _may_confirm(raw, arrivals[0]):
         return _record_alone(
             organizations[0], arrivals[0], source=source, envelope=envelope, mailbox=mailbox
@@ -78,14 +80,15 @@ def inbound_receive_many(
     stores one, in one transaction, and queue their processing in batches once that is
     committed. One receipt per message, in the order of `raws`.
 
-    The statements do not grow with the batch: one routing query, an insert and a read-back
-    per tenant, and the same for the platform quarantine.
+    The statements do not grow with the batch: at most one routing query, an insert and a
+    read-back per tenant, and the same for the platform quarantine.
     """
     envelope = _envelope(envelope_recipients)
-    arrivals = [_arrive(raw) for raw in raws]
-    if not arrivals:
+    if not raws:
         return []
-    owners = _owners(arrivals, envelope, mailbox, fallback_organization)
+    with routing_cache.asked_ahead(mailbox is None):  # a mailbox's mail is not routed
+        arrivals = [_arrive(raw) for raw in raws]
+        owners = _owners(arrivals, envelope, mailbox, fallback_organization)
     return _receive(raws, arrivals, owners, source=source, envelope=envelope, mailbox=mailbox)
 
 

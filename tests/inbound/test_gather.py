@@ -300,3 +300,16 @@ def test_the_embedded_default_gathers_in_process_memory(
     published.run()
     assert batches == [ids]
     assert _statuses(ids) == ["processed"] * 3
+
+
+def test_the_window_is_a_key_of_the_configured_cache(
+    support, published, django_capture_on_commit_callbacks
+):
+    """Redis under CI (a kept client of the cache's own server, under the cache's key name), or
+    local memory: either way `cache.get` sees the window taken and given back."""
+    [_store(mail(subject=f"Configured {n}"), django_capture_on_commit_callbacks) for n in range(2)]
+    [(args, _, _)] = published.calls
+    key = f"inbound:gather:{support[0].org.pk}:{args[0]}"
+    assert cache.get(key) == 1
+    gather.window_taken(support[0].org.pk, args[0])
+    assert cache.get(key) is None
