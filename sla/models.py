@@ -129,6 +129,13 @@ class TicketSLA(TenantModel):
             )
         ]
         indexes = [
+            # The list's "breached" and "due within 1 hour" filters and the saved views that
+            # count them: a tenant's running timers only (a few of a year's), by ticket.
+            models.Index(
+                fields=["organization", "ticket"],
+                name="sla_ticketsla_running",
+                condition=Q(stopped_at__isnull=True),
+            ),
             # The scan: open timers by due time, and by warning time (a paused timer is left
             # out of both by the condition, so the scan never sees it).
             models.Index(
