@@ -18,7 +18,7 @@ agent's preferences.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from automations import assignment
@@ -53,9 +53,13 @@ class ActionResult:
     action: str  # the action's type
     outcome: str  # DONE, UNCHANGED or FAILED
     detail: str  # what it did, or why not, for the run log and the timeline
+    # The tags a done tags action added or removed, as stored: the engine's facts follow them
+    # for the later rules of the event (not shown; not in as_dict).
+    tags_added: tuple[str, ...] = ()
+    tags_removed: tuple[str, ...] = ()
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        return {"action": self.action, "outcome": self.outcome, "detail": self.detail}
 
 
 class _Stop(Exception):
@@ -257,7 +261,7 @@ def _add_tags(step: _Step) -> ActionResult:
     added = ticket_tags_add(ticket=step.ticket, names=_tag_names(step), actor_user=step.actor)
     if not added:
         return step.result(UNCHANGED, "The ticket already has these tags.")
-    return step.result(DONE, f"Tagged {', '.join(added)}.")
+    return replace(step.result(DONE, f"Tagged {', '.join(added)}."), tags_added=tuple(added))
 
 
 def _remove_tags(step: _Step) -> ActionResult:
@@ -265,7 +269,8 @@ def _remove_tags(step: _Step) -> ActionResult:
     if not removed:
         return step.result(UNCHANGED, "The ticket has none of these tags.")
     noun = "tag" if len(removed) == 1 else "tags"
-    return step.result(DONE, f"Removed the {noun} {', '.join(removed)}.")
+    result = step.result(DONE, f"Removed the {noun} {', '.join(removed)}.")
+    return replace(result, tags_removed=tuple(removed))
 
 
 def _add_collaborators(step: _Step) -> ActionResult:

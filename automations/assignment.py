@@ -20,9 +20,12 @@ from tenants.scoping import bulk_create_checked
 from tickets.models import DONE_CATEGORIES, Ticket
 
 
+# Their atomic blocks take no savepoint: they read, then write the pointer last, and the
+# caller's transaction (with the action's savepoint, in the engine) holds the lock and undoes
+# what a failure leaves.
 def round_robin(*, team: Team) -> User | None:
     """The next available member after the last one given a ticket (wrapping), or None."""
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         pointer = _locked_pointer(team)
         members = _rotation(_available(team), pointer.last_user_id)
         if not members:
@@ -33,7 +36,7 @@ def round_robin(*, team: Team) -> User | None:
 def least_loaded(*, team: Team) -> User | None:
     """The available member with the fewest open tickets assigned in this tenant; ties go in
     round-robin order from the pointer, so equal loads still take turns. None if nobody."""
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         pointer = _locked_pointer(team)
         open_tickets = (
             Ticket.objects.filter(assignee_id=OuterRef("user_id"))
@@ -54,6 +57,9 @@ def least_loaded(*, team: Team) -> User | None:
 
 
 def _locked_pointer(team: Team) -> RoundRobinPointer:
+    pointer = RoundRobinPointer.objects.select_for_update().filter(team=team).first()
+    if pointer is not None:
+        return pointer
     # Created race-safe: ON CONFLICT DO NOTHING waits for a concurrent insert of the same row
     # and then does nothing, so both workers go on to lock the one row.
     bulk_create_checked(

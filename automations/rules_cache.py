@@ -69,13 +69,19 @@ def _version(organization_id: int) -> str:
 
 def rules_for(*, organization_id: int, trigger: str) -> list[CompiledRule]:
     """The tenant's enabled rules of `trigger`, in order."""
+    return tenant_rules(organization_id=organization_id).get(trigger, [])
+
+
+def tenant_rules(*, organization_id: int) -> dict[str, list[CompiledRule]]:
+    """The tenant's enabled rules by trigger, each list in order (one version read): what a
+    batch of events is run against."""
     version = _version(organization_id)
     entry = _tenants.get(organization_id)
     now = time.monotonic()
     if entry is None or entry.version != version or now - entry.loaded_at > LOCAL_TTL_SECONDS:
         entry = _Entry(version, now, _load(organization_id))
         _tenants[organization_id] = entry
-    return entry.by_trigger.get(trigger, [])
+    return entry.by_trigger
 
 
 def _load(organization_id: int) -> dict[str, list[CompiledRule]]:

@@ -1,6 +1,7 @@
-"""The domain events automations' rules run on: each handler queues
-`automations.tasks.handle_event` with plain values, carrying the event's chain: the origin it
-belongs to (a new one for a person's change) and how many automation steps deep it is.
+"""The domain events automations' rules run on: each handler queues the event with plain
+values (automations.batching: gathered per tenant for `automations.tasks.handle_events`),
+carrying the event's chain: the origin it belongs to (a new one for a person's change) and how
+many automation steps deep it is.
 
 Nothing is evaluated in the request but the rules' trigger options (the per-process rules
 cache: one cache read), so an event no rule of its tenant could take costs no task; the
@@ -10,9 +11,9 @@ import uuid
 
 from django.utils import timezone
 
-from automations import triggers
+from automations import batching, triggers
 from automations.services.run import candidates
-from automations.tasks import handle_event
+from automations.tasks import handle_events  # noqa: F401  # registers batching.HANDLE_EVENTS
 from tickets import events
 
 
@@ -25,17 +26,17 @@ def enqueue(event: events.DomainEvent) -> None:
     if not candidates(organization_id=event.organization_id, event=event):
         return
     cause = event.cause or {}
-    handle_event.delay(
-        name=event.name,
-        ticket_id=event.ticket_id,
-        actor_user_id=event.actor_user_id,
-        data=dict(event.data),
-        cause=event.cause,
-        origin=cause.get("origin") or uuid.uuid4().hex,
-        depth=cause.get("depth") or 0,
-        event_at=timezone.now().isoformat(),
-        organization_id=event.organization_id,
-    )
+    payload = {
+        "name": event.name,
+        "ticket_id": event.ticket_id,
+        "actor_user_id": event.actor_user_id,
+        "data": dict(event.data),
+        "cause": event.cause,
+        "origin": cause.get("origin") or uuid.uuid4().hex,
+        "depth": cause.get("depth") or 0,
+        "event_at": timezone.now().isoformat(),
+    }
+    batching.arrived(event.organization_id, payload)
 
 
 def connect() -> None:

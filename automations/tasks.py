@@ -1,4 +1,5 @@
-"""Thin Celery tasks around the automations engine: one domain event's rules on its ticket,
+"""Thin Celery tasks around the automations engine: a tenant's gathered domain events
+(automations.batching) and one event's rules on its ticket (messages queued before batching),
 the time rules' scan (beat, every 2 minutes), and a batch of one time rule's due tickets."""
 
 import logging
@@ -9,7 +10,13 @@ from django.db import OperationalError
 from django.utils import timezone
 from django_scopes import get_scope
 
-from automations.services.run import automations_handle_event, automations_run_time_rule
+from automations import batching
+from automations.services.run import (
+    Queued,
+    automations_handle_event,
+    automations_handle_events,
+    automations_run_time_rule,
+)
 from automations.services.scan import RUN_TIME_RULE, automations_time_scan
 from tenants.tasks import TenantTask
 from tickets.events import DomainEvent
@@ -49,6 +56,50 @@ def handle_event(
         event_at=datetime.fromisoformat(event_at),
     )
     return len(runs)
+
+
+# An OperationalError (a lost lock race, a restarted database) retries the task under the same
+# id: it runs the events it took again, as a replay (batching.take), and what already ran is
+# in their RuleRuns. Any other error is one event's: logged, and the others still run.
+@shared_task(
+    base=TenantTask,
+    bind=True,
+    name=batching.HANDLE_EVENTS,
+    ignore_result=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=5,
+)
+def handle_events(self, *, organization_id: int, items: list | None = None) -> int:
+    """Run the tenant's rules on the events it gathered (or on `items`, without Redis), in
+    their order; how many rules ran."""
+    replay, more = False, False
+    if items is None:
+        items, replay, more = batching.take(organization_id, self.request.id)
+    eager = bool(self.request.is_eager)
+    if more and not eager:
+        batching.next_batch(organization_id)  # another worker can take it meanwhile
+    runs = automations_handle_events(
+        organization=get_scope()["organization"],
+        queued=[_queued(organization_id, item) for item in items],
+        replay=replay,
+    )
+    batching.done(organization_id, self.request.id)
+    if more and eager:
+        batching.next_batch(organization_id)  # in process: after this batch, in order
+    return len(runs)
+
+
+def _queued(organization_id: int, item: dict) -> Queued:
+    event = DomainEvent(
+        item["name"],
+        organization_id,
+        item["ticket_id"],
+        item["actor_user_id"],
+        item["data"],
+        item["cause"],
+    )
+    return Queued(event, item["origin"], item["depth"], datetime.fromisoformat(item["event_at"]))
 
 
 @shared_task(name="automations.time_scan", ignore_result=True)

@@ -16,9 +16,10 @@ the per-process cache (automations.rules_cache); their trigger options are check
 anything is read (`candidates`, which the subscriber asks too before it queues an event); the
 ticket and its facts are read without a lock, and the ticket is locked only when a rule
 matches (a lock is a write, whose commit waits for the disk), the conditions then decided
-again on the locked row; the actions keep the ticket current, its tags and collaborators are
-read again only after an action changed them; the runs and their timeline rows are written
-together at the end.
+again on the locked row; the actions keep the ticket current, and the facts follow what they
+did to its tags and collaborators; the runs and their timeline rows are written together at
+the end. Gathered events (automations.batching) run in batches: one rules version read, and
+their tickets and facts read together (`automations_handle_events`).
 """
 
 import dataclasses
@@ -33,9 +34,15 @@ from django.utils import timezone
 
 from automations import schema, triggers
 from automations.actions import ActionResult, execute
-from automations.facts import TICKET_RELATED, Facts, facts_for, refreshed
+from automations.facts import (
+    TICKET_RELATED,
+    Facts,
+    TenantLookups,
+    facts_for,
+    facts_for_events,
+)
 from automations.models import Rule, RuleRun
-from automations.rules_cache import CompiledRule, compiled, rules_for
+from automations.rules_cache import CompiledRule, compiled, rules_for, tenant_rules
 from automations.schema import ActionType
 from automations.services.scan import clock_of, period_key, qualifies, threshold_of
 from tenants.models import Organization
@@ -61,11 +68,22 @@ class _Chain:
     origin: str
     depth: int
     event_at: datetime | None
+    replay: bool = False  # run again after a failure: some of its rules may have run
 
     @property
     def fresh(self) -> bool:
         """A person's event (not the clock's): its origin is new, so nothing ran in it yet."""
-        return self.depth == 0 and self.event is not None
+        return self.depth == 0 and self.event is not None and not self.replay
+
+
+@dataclass(frozen=True)
+class Queued:
+    """One gathered event with its chain (automations.batching's plain values, read back)."""
+
+    event: DomainEvent
+    origin: str
+    depth: int
+    event_at: datetime
 
 
 Candidate = tuple[CompiledRule, str]  # a rule whose options take the event; why it failed
@@ -77,8 +95,18 @@ def candidates(*, organization_id: int, event: DomainEvent) -> list[Candidate]:
     trigger = triggers.trigger_of(event.name)
     if trigger is None:
         return []
-    rules = rules_for(organization_id=organization_id, trigger=trigger)
+    return _taking(rules_for(organization_id=organization_id, trigger=trigger), trigger, event)
+
+
+def _taking(rules: list[CompiledRule], trigger: str, event: DomainEvent) -> list[Candidate]:
     return [(rule, error) for rule in rules for error in _options(rule, trigger, event)]
+
+
+def _candidates_in(by_trigger: dict[str, list[CompiledRule]], event: DomainEvent):
+    trigger = triggers.trigger_of(event.name)
+    if trigger is None:
+        return []
+    return _taking(by_trigger.get(trigger, []), trigger, event)
 
 
 def automations_handle_event(
@@ -99,17 +127,107 @@ def automations_handle_event(
     if ticket is None or ticket.merged_into_id:
         return []
     facts = facts_for(ticket=ticket, event=event, now=timezone.now())
+    return _decide_and_run(ticket, facts, found, chain)
+
+
+def automations_handle_events(
+    *, organization: Organization, queued: list[Queued], replay: bool = False
+) -> list[RuleRun]:
+    """`automations_handle_event` for each of a tenant's gathered events, in order; the runs.
+    The rules version is read once, and the tickets and facts of the batch are read together
+    (automations.facts.facts_for_events); a ticket that a rule changed is read again for the
+    events after it. An event that raises is logged and the others still run; an
+    OperationalError is raised (the task runs the batch again, as a replay)."""
+    by_trigger = tenant_rules(organization_id=organization.pk)
+    pending: list[tuple[Queued, list[Candidate]]] = []
+    for item in queued:
+        found = _candidates_in(by_trigger, item.event)
+        if not found:
+            continue
+        if item.depth >= schema.MAX_CHAIN_DEPTH:
+            _log_cut_chain(item.event, item.origin, item.depth)
+            continue
+        pending.append((item, found))
+    if not pending:
+        return []
+    ids = {item.event.ticket_id for item, _ in pending}
+    tickets = {t.pk: t for t in Ticket.objects.select_related(*TICKET_RELATED).filter(pk__in=ids)}
+    lookups = TenantLookups(organization.pk)
+    read = facts_for_events(
+        tickets, [item.event for item, _ in pending], now=timezone.now(), lookups=lookups
+    )
+    runs: list[RuleRun] = []
+    changed: set[int] = set()  # tickets a rule ran on: read again for a later event
+    for (item, found), facts in zip(pending, read, strict=True):
+        chain = _Chain(item.event, item.event.name, item.origin, item.depth, item.event_at, replay)
+        try:
+            ran = _one_of_batch(item.event, found, chain, facts, changed, lookups)
+        except OperationalError:
+            raise
+        except Exception:
+            logger.exception(
+                "automations: event %s on ticket %s failed", item.event.name, item.event.ticket_id
+            )
+            changed.add(item.event.ticket_id)  # its row in memory may hold what rolled back
+            continue
+        if ran:
+            changed.add(item.event.ticket_id)
+            runs += ran
+    return runs
+
+
+def _one_of_batch(
+    event: DomainEvent,
+    found: list[Candidate],
+    chain: _Chain,
+    facts: Facts | None,
+    changed: set[int],
+    lookups: TenantLookups,
+) -> list[RuleRun]:
+    if event.ticket_id in changed or facts is None:
+        ticket = _read(event.ticket_id)
+        if ticket is None:
+            return []
+        facts = facts_for(ticket=ticket, event=event, now=timezone.now(), lookups=lookups)
+    else:
+        facts.now = timezone.now()
+    if facts.ticket.merged_into_id:
+        return []
+    return _decide_and_run(facts.ticket, facts, found, chain)
+
+
+def _decide_and_run(
+    ticket: Ticket, facts: Facts, found: list[Candidate], chain: _Chain
+) -> list[RuleRun]:
+    """Decide the conditions on the ticket as read; when a rule would run, lock the ticket,
+    decide again and run them."""
     if not _any_matches(found, facts, ticket):
         return []
+    # Each action runs in a savepoint so that one that raises leaves nothing behind; that is
+    # two more statements per action (and the services' own). Actions raise only on bugs, so
+    # the rules run first without them; should an action raise, all of it is rolled back and
+    # run again with the savepoints, which records that action as failed and keeps the rest.
+    try:
+        with transaction.atomic():
+            locked = _relocked(ticket)
+            if locked is None or locked.merged_into_id:
+                return []
+            # The locked row's fields; its tags and collaborators as just read (their writers
+            # do not take the ticket's lock, so reading them again here would prove nothing).
+            # A copy: the actions change the facts, and a second try starts from these.
+            attempt = dataclasses.replace(facts, ticket=locked)
+            return _run_rules(locked, found, chain, attempt, careful=False)
+    except _ActionRaised:
+        pass
     with transaction.atomic():
-        locked = _relocked(ticket)
+        locked = _locked(ticket.pk)  # whole again: the first try changed the one in memory
         if locked is None or locked.merged_into_id:
             return []
-        # The locked row's fields; its tags and collaborators as just read (their writers do
-        # not take the ticket's lock, so reading them again here would prove nothing).
-        if locked is not ticket:
-            facts = dataclasses.replace(facts, ticket=locked)
-        return _run_rules(locked, found, chain, facts)
+        return _run_rules(locked, found, chain, dataclasses.replace(facts, ticket=locked))
+
+
+class _ActionRaised(Exception):
+    """An action raised where no savepoint was taken: the try is rolled back and redone."""
 
 
 def automations_run_time_rule(
@@ -186,7 +304,12 @@ def _any_matches(found: list[Candidate], facts: Facts, ticket: Ticket) -> bool:
 
 
 def _run_rules(
-    ticket: Ticket, found: list[Candidate], chain: _Chain, facts: Facts | None = None
+    ticket: Ticket,
+    found: list[Candidate],
+    chain: _Chain,
+    facts: Facts | None = None,
+    *,
+    careful: bool = True,
 ) -> list[RuleRun]:
     if facts is None:
         facts = facts_for(ticket=ticket, event=chain.event, now=timezone.now())
@@ -213,17 +336,28 @@ def _run_rules(
             )  # fmt: skip
             continue
         already.add(rule.pk)
-        run, results = _run_rule(ticket, rule, facts, chain, error, headers)
+        run, results = _run_rule(ticket, rule, facts, chain, error, headers, careful)
         runs.append(run)
-        if any(r.outcome == "done" and r.action in _REFRESHING for r in results):
-            # Later rules see what this one changed (the ticket's own fields are kept current
-            # by the actions; its tags and collaborators are asked again).
-            facts = refreshed(facts, ticket=ticket)
+        # Later rules see what this one changed: the ticket's own fields are kept current by
+        # the actions, its tags and collaborators here (their writers do not take the ticket's
+        # lock, so reading them again would prove no more than following what was done).
+        _follow_actions(facts, results)
         if rule.stop_processing:
             break
     bulk_create_checked(TicketEvent, headers)
     bulk_create_checked(RuleRun, runs)
     return runs
+
+
+def _follow_actions(facts: Facts, results: list[ActionResult]) -> None:
+    for result in results:
+        if result.outcome != "done" or result.action not in _REFRESHING:
+            continue
+        if result.action == ActionType.ADD_COLLABORATORS:
+            facts.has_collaborators = True
+        added = {name.casefold() for name in result.tags_added}
+        removed = {name.casefold() for name in result.tags_removed}
+        facts.tag_names = (facts.tag_names | added) - removed
 
 
 def _matches(candidate: CompiledRule, facts: Facts) -> tuple[bool, str]:
@@ -248,7 +382,13 @@ def _already_ran(ticket: Ticket, origin: str) -> set[int]:
 
 
 def _run_rule(
-    ticket: Ticket, rule: Rule, facts: Facts, chain: _Chain, error: str, headers: list
+    ticket: Ticket,
+    rule: Rule,
+    facts: Facts,
+    chain: _Chain,
+    error: str,
+    headers: list,
+    careful: bool = True,
 ) -> tuple[RuleRun, list[ActionResult]]:
     """The rule's actions in order under its Cause; its RuleRun and header row (added to
     `headers`), both written by the caller."""
@@ -257,7 +397,7 @@ def _run_rule(
         causes.AUTOMATION, rule.name, run_key, chain.origin, chain.depth + 1, rule.pk
     )
     with causes.acting(cause):
-        results = [] if error else _execute_all(rule.actions or [], ticket, facts)
+        results = [] if error else _execute_all(rule.actions or [], ticket, facts, careful)
     outcome = _outcome(results, error)
     error = error or "; ".join(r.detail for r in results if r.outcome == "failed")
     shown = [{"action": r.action, "outcome": r.outcome, "detail": r.detail} for r in results]
@@ -280,10 +420,22 @@ def _run_rule(
     return run, results
 
 
-def _execute_all(actions: list, ticket: Ticket, facts: Facts) -> list[ActionResult]:
+def _execute_all(actions: list, ticket: Ticket, facts: Facts, careful: bool) -> list[ActionResult]:
     # execute() keeps `ticket` as each action left it, for the next ("assign round-robin
     # within the ticket's team" after "set team").
+    if not careful:
+        return [_execute_bare(action, ticket, facts) for action in actions]
     return [_execute(action, ticket, facts) for action in actions]
+
+
+def _execute_bare(action, ticket: Ticket, facts: Facts) -> ActionResult:
+    """The action with no savepoint of its own: whatever it raises ends the try."""
+    try:
+        return execute(action, ticket=ticket, facts=facts, actor_user=None)
+    except OperationalError:
+        raise  # as in _execute: the whole event is tried again (the task)
+    except Exception as exc:
+        raise _ActionRaised() from exc
 
 
 def _execute(action, ticket: Ticket, facts: Facts) -> ActionResult:

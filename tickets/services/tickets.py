@@ -173,7 +173,10 @@ def _ticket_created(ticket: Ticket, actor_user, source: str) -> events.DomainEve
     )
 
 
-@transaction.atomic
+# Inside a caller's transaction these take no savepoint of their own (two statements each,
+# on every rule action): nothing catches what they raise and goes on in that transaction, and
+# a caller that must survive a failure (automations' actions) takes its own savepoint.
+@transaction.atomic(savepoint=False)
 def ticket_change_status(*, ticket: Ticket, status: Status, actor_user=None, actor_contact=None):
     ticket = (
         Ticket.objects.select_for_update(of=("self",)).select_related("status").get(pk=ticket.pk)
@@ -183,7 +186,7 @@ def ticket_change_status(*, ticket: Ticket, status: Status, actor_user=None, act
     return ticket
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def ticket_change_priority(*, ticket: Ticket, priority: Priority, actor_user=None) -> Ticket:
     ticket = (
         Ticket.objects.select_for_update(of=("self",)).select_related("priority").get(pk=ticket.pk)
@@ -214,7 +217,7 @@ def ticket_change_priority(*, ticket: Ticket, priority: Priority, actor_user=Non
     return ticket
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def ticket_assign(*, ticket: Ticket, assignee: User | None, actor_user=None) -> Ticket:
     ticket = (
         Ticket.objects.select_for_update(of=("self",)).select_related("assignee").get(pk=ticket.pk)
@@ -246,7 +249,7 @@ def ticket_assign(*, ticket: Ticket, assignee: User | None, actor_user=None) -> 
     return ticket
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def ticket_change_team(*, ticket: Ticket, team: Team | None, actor_user=None) -> Ticket:
     ticket = Ticket.objects.select_for_update(of=("self",)).select_related("team").get(pk=ticket.pk)
     old = ticket.team
