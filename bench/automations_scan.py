@@ -53,8 +53,8 @@ def _scan_tenants(prefix: str, per_tenant: int, fresh: bool) -> list:
 def _fill(cur, org_id: int, n: int) -> None:
     cur.execute(
         """INSERT INTO tickets_contact (organization_id, email, name, undeliverable,
-               undeliverable_reason, notes, created_at)
-           VALUES (%s, 'bench@customer.test', 'Bench', false, '', '', now())""",
+               undeliverable_reason, notes, mail_replies, created_at)
+           VALUES (%s, 'bench@customer.test', 'Bench', false, '', '', true, now())""",
         [org_id],
     )
     # Half pending, half open; the first DUE_PENDING pending for 80 hours, the next
