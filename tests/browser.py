@@ -15,6 +15,15 @@ ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 HAVE_CHROMIUM = shutil.which(CHROMIUM) is not None
 
 
+def sign_in(page, base: str, email: str = "agent@acme.test", password: str = "pw") -> None:  # noqa: S107  # the test factories' password
+    """Sign in on the agent login page and wait for the list."""
+    page.goto(f"{base}/agent/")
+    page.fill("#id_username", email)
+    page.fill("#id_password", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/agent/")
+
+
 @pytest.fixture
 def browser_page(monkeypatch):
     # Playwright's sync API runs an event loop in this thread; the ORM calls the test makes

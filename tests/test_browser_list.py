@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from tests.browser import ARTIFACTS, CHROMIUM
+from tests.browser import ARTIFACTS, CHROMIUM, sign_in
 from tests.factories import make_ticket
 from tickets.models import Ticket
 
@@ -16,14 +16,6 @@ pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not shutil.which(CHROMIUM), reason="Chromium is installed by .ci/run"),
 ]
-
-
-def _login(page, base):
-    page.goto(f"{base}/agent/")
-    page.fill("#id_username", "agent@acme.test")
-    page.fill("#id_password", "pw")
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/agent/")
 
 
 def _box(locator) -> tuple[float, float, float]:
@@ -46,7 +38,7 @@ def test_long_subjects_never_scroll_sideways(live_server, acme, browser_page):
         make_ticket(acme.org, subject="Printer on fire", assignee=acme.agent)
     base = f"http://acme.localhost:{live_server.url.rsplit(':', 1)[1]}"
     page = browser_page
-    _login(page, base)
+    sign_in(page, base)
     for width in (1366, 390):
         page.set_viewport_size({"width": width, "height": 900})
         page.goto(f"{base}/agent/")
@@ -66,7 +58,7 @@ def test_phone_list_shows_cards(live_server, acme, browser_page):
         make_ticket(acme.org, subject="Printer on fire", assignee=acme.agent)
     base = f"http://acme.localhost:{live_server.url.rsplit(':', 1)[1]}"
     page = browser_page
-    _login(page, base)
+    sign_in(page, base)
     page.set_viewport_size({"width": 390, "height": 800})
     page.goto(f"{base}/agent/")
     row = page.locator(".ticket-row").first
@@ -85,7 +77,7 @@ def test_select_all_and_row_click(live_server, acme, browser_page):
             make_ticket(acme.org, subject=f"Ticket {n}")
     base = f"http://acme.localhost:{live_server.url.rsplit(':', 1)[1]}"
     page = browser_page
-    _login(page, base)
+    sign_in(page, base)
     page.check("#select-all")
     assert page.locator("#bulk .bulk-count").inner_text() == "3 selected"
     page.screenshot(path=str(ARTIFACTS / "ticket-list-bulk.png"))
@@ -108,7 +100,7 @@ def test_tags_and_follow_in_place(live_server, acme, browser_page):
         ticket = make_ticket(acme.org, subject="Printer on fire")
     base = f"http://acme.localhost:{live_server.url.rsplit(':', 1)[1]}"
     page = browser_page
-    _login(page, base)
+    sign_in(page, base)
     page.goto(f"{base}/agent/tickets/{ticket.number}/")
     page.fill("#tag-add", "VIP, billing")
     page.press("#tag-add", "Enter")

@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from tests.browser import ARTIFACTS, CHROMIUM, axe_violations
+from tests.browser import ARTIFACTS, CHROMIUM, axe_violations, sign_in
 from tests.factories import make_ticket
 from tickets.models import SavedView
 
@@ -16,21 +16,13 @@ pytestmark = [
 ]
 
 
-def _login(page, base):
-    page.goto(f"{base}/agent/")
-    page.fill("#id_username", "agent@acme.test")
-    page.fill("#id_password", "pw")
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/agent/")
-
-
 @pytest.mark.django_db(transaction=True)
 def test_choose_columns_save_the_view_and_watch_its_count(live_server, acme, browser_page):
     with acme.scope():
         make_ticket(acme.org, subject="Printer on fire", team=acme.team)
     base = f"http://acme.localhost:{live_server.url.rsplit(':', 1)[1]}"
     page = browser_page
-    _login(page, base)
+    sign_in(page, base)
     page.goto(f"{base}/agent/?view=open&team={acme.team.pk}")
     page.click(".columns-pick summary")
     with page.expect_navigation():

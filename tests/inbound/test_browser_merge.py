@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 
-from tests.browser import ARTIFACTS, CHROMIUM
+from tests.browser import ARTIFACTS, CHROMIUM, sign_in
 from tests.factories import make_ticket
 from tests.inbound.mails import mail, new_message_id
 from tickets.models import Comment, ContactEmail, CustomerDomain, Ticket
@@ -17,14 +17,6 @@ pytestmark = [
 ]
 
 CAROL = "Carol <carol@customer.test>"
-
-
-def _login(page, base):
-    page.goto(f"{base}/agent/")
-    page.fill("#id_username", "agent@acme.test")
-    page.fill("#id_password", "pw")
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/agent/")
 
 
 def _no_horizontal_scroll(page) -> bool:
@@ -48,7 +40,7 @@ def test_merge_then_reply_to_merged_ticket_lands_on_survivor(
     base = f"http://acme.localhost:{live_server.url.rsplit(':', 1)[1]}"
     page = browser_page
     page.on("dialog", lambda dialog: dialog.accept())  # the merge asks to confirm
-    _login(page, base)
+    sign_in(page, base)
 
     page.goto(f"{base}/agent/tickets/{b_number}/")
     page.fill("#merge-into", str(a_number))
@@ -106,7 +98,7 @@ def test_contacts_and_customers_pages(live_server, acme, globex, browser_page):
     base = f"http://acme.localhost:{live_server.url.rsplit(':', 1)[1]}"
     page = browser_page
     page.on("dialog", lambda dialog: dialog.accept())
-    _login(page, base)
+    sign_in(page, base)
 
     page.click("#rail a:has-text('Contacts')")
     page.wait_for_url(f"{base}/agent/contacts/")
