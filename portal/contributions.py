@@ -58,7 +58,7 @@ def register() -> None:
             sidebar_templates=("portal/_ticket_submission.html",),
             list_params=(
                 contributions.ListParam(
-                    CHOICE_PARAM, "Form answer", filter_by_choice, _choice_options
+                    CHOICE_PARAM, "Form answer", filter_by_choice, _choice_options, pure=True
                 ),
             ),
         )

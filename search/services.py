@@ -4,7 +4,7 @@ search's migrations keep current, in the same transaction as the change that nee
 
 from django.db import transaction
 
-from search import queue
+from search import configs, queue
 from search.engine import engine
 from search.models import SearchSettings
 from tenants.models import Organization
@@ -30,5 +30,6 @@ def search_settings_update(*, organization: Organization, language: str) -> Sear
             found.language = language
             found.save(update_fields=["language", "updated_at"])
     if changed:
+        transaction.on_commit(lambda: configs.forget(organization.pk))
         queue.reindex_after_commit(organization.pk)
     return found

@@ -10,6 +10,7 @@ from config.celery import app as celery_app
 from tenants import services as tenant_services
 from tenants.models import Membership, Organization, Team, User
 from tenants.scoping import tenant_scope
+from tickets.selectors import forget_compiled_counts
 
 pytest_plugins = ["tests.peers.smtp", "tests.peers.imap", "tests.peers.s3", "tests.browser"]
 
@@ -28,8 +29,10 @@ def _fast_and_isolated(settings, tmp_path):
     # Tasks run in-process when enqueued (after commit); tests see their effects directly.
     celery_app.conf.task_always_eager = True
     cache.clear()
+    forget_compiled_counts()  # per process, and ids come back on SQLite
     yield
     cache.clear()
+    forget_compiled_counts()
 
 
 @dataclass

@@ -37,17 +37,22 @@ def _unchanged(qs: QuerySet) -> QuerySet:
 
 @dataclass(frozen=True)
 class ListFilter:
-    """One choice of the list's `only` filter: `?only=<value>` narrows the rows with `apply`."""
+    """One choice of the list's `only` filter: `?only=<value>` narrows the rows with `apply`.
+
+    `pure`: `apply` builds its conditions from its arguments alone, reading neither the clock
+    nor any row, so the rail may reuse the SQL of a count it made (tickets.selectors)."""
 
     value: str
     label: str
     apply: QuerysetHook
+    pure: bool = False
 
 
 @dataclass(frozen=True)
 class ListParam:
     """A filter with its own URL parameter: `?<name>=<value>` narrows the rows with
-    `apply(qs, value)` (a value it does not know finds nothing). `choices()` gives the select's
+    `apply(qs, value)` (a value it does not know finds nothing; `pure` as ListFilter's).
+    `choices()` gives the select's
     options as groups, [(group label, [(value, label), ...]), ...]; it is read only when the
     whole list page renders (one query at most), and no options means no select."""
 
@@ -55,6 +60,7 @@ class ListParam:
     label: str
     apply: Callable[[QuerySet, str], QuerySet]
     choices: Callable[[], Sequence[tuple[str, Sequence[tuple[str, str]]]]]
+    pure: bool = False
 
 
 @dataclass(frozen=True)
@@ -88,11 +94,17 @@ class Contribution:
 
 
 _contributions: dict[str, Contribution] = {}
+_generation = [0]  # how many times the registrations changed (compiled list SQL follows it)
+
+
+def generation() -> int:
+    return _generation[0]
 
 
 def register(contribution: Contribution) -> None:
     """Add or replace (by name) what one app shows on the ticket page."""
     _contributions[contribution.name] = contribution
+    _generation[0] += 1
 
 
 def comment_prefetches() -> list[Prefetch]:
@@ -151,6 +163,11 @@ _text_search: list[TextSearch] = []
 def register_text_search(match: TextSearch) -> None:
     """Make `match` the list's `q` (replacing any earlier one)."""
     _text_search[:] = [match]
+    _generation[0] += 1
+
+
+def text_search_registered() -> bool:
+    return bool(_text_search)
 
 
 def text_search_q(q: str, *, public_only: bool) -> Q | None:

@@ -5,6 +5,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from datetime import datetime, timedelta
+from time import monotonic
 from typing import cast
 
 from django.core.cache import cache
@@ -16,10 +17,11 @@ from django.db.models import (
     Prefetch,
     Q,
     QuerySet,
-    Subquery,
 )
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
+from tenants.db import in_one_process
 from tenants.models import Organization, Team, TeamMember
 from tickets import contributions
 from tickets.models import (
@@ -225,8 +227,32 @@ def bump_list_version(organization_id: int) -> None:
 SAVED_VIEW_COUNT_CAP = 1000
 
 
-# name -> (the tickets to count, at most how many; None: all of them)
-_Counted = dict[str, tuple[QuerySet[Ticket], int | None]]
+# A count's SQL and parameters; None: it can find nothing (an unknown contributed value).
+_CountSql = tuple[str, tuple] | None
+
+# Each count's compiled SQL, per process, while the tenant, the agent and the filters are the
+# same: building and compiling the rail's 20-30 querysets costs more CPU than PostgreSQL spends
+# counting most of them. Filters that read the clock ("resolved in the last 7 days") or rows
+# (a contributed filter not marked pure; the list's plain `q` without the search app) are
+# compiled every time (`_reusable`). The rest depend on their arguments alone, and on the
+# tenant's search configuration, which search remembers for a minute (search.configs):
+# entries expire after as long.
+COMPILED_TTL = 60.0
+COMPILED_MAX = 5000
+_compiled: dict[tuple, tuple[float, _CountSql]] = {}
+
+
+def _reusable(filters: TicketFilters) -> bool:
+    """Whether the SQL of these filters stays right while they stay the same."""
+    if filters.view == "resolved":  # the last RECENTLY_RESOLVED, from now
+        return False
+    if filters.q.strip() and not contributions.text_search_registered():
+        return False  # `_search_q` reads the matching contacts
+    contributed = contributions.list_filters().get(filters.only)
+    if contributed is not None and not contributed.pure:
+        return False
+    params = contributions.list_params()
+    return all(params[name].pure for name in filters.params if name in params)
 
 
 def rail_counts(organization_id: int, user) -> dict:
@@ -243,27 +269,50 @@ def rail_counts(organization_id: int, user) -> dict:
     return counts
 
 
+def _count_key(filters: TicketFilters) -> tuple:
+    """What decides which rows a list has (not their order or the page): views with one key
+    are counted once."""
+    params = tuple(sorted(filters.params.items()))
+    return (
+        filters.view,
+        filters.category,
+        filters.assignee,
+        filters.team,
+        filters.priority,
+        filters.q.strip(),
+        filters.tag.strip(),
+        filters.only,
+        params,
+    )
+
+
+_BUILT_IN = ("mine", "unassigned", "open", "pending", "resolved")
+
+
 def _compute_rail_counts(organization_id: int, user, views: Sequence[SavedView]) -> dict:
-    """Every count of the rail in one statement: one scalar subquery per built-in view and
-    saved view, each planned on its own, so each reads only its own rows through the index
-    that fits it (the list's), not every ticket of the tenant once per view."""
-    open_q = Q(status_category__in=UNRESOLVED_CATEGORIES)
-    cap = SAVED_VIEW_COUNT_CAP + 1  # one more than shown says "more than that"
-    wanted: _Counted = {
-        "mine": (Ticket.objects.filter(open_q, assignee=user), None),
-        "unassigned": (Ticket.objects.filter(open_q, assignee__isnull=True), None),
-        "open": (Ticket.objects.filter(open_q), None),
-        "pending": (Ticket.objects.filter(status_category=StatusCategory.PENDING), None),
-        "resolved": (Ticket.objects.filter(_view_q("resolved", user)), None),
-    }
+    """Every count of the rail in one statement: one scalar subquery per built-in view, team
+    and saved view, each planned on its own, so each reads only its own rows through the index
+    that fits it (the list's), not every ticket of the tenant once per view. Each is the
+    list's own queryset (`ticket_queryset`), and a saved view that shows the rows of a
+    built-in view, a team or another saved view ("Billing, open") shares that one's count."""
     team_ids = list(Team.objects.values_list("pk", flat=True))
-    for pk in team_ids:
-        wanted[f"team_{pk}"] = (Ticket.objects.filter(open_q, team_id=pk), None)
+    built_in = {name: TicketFilters(view=name) for name in _BUILT_IN}
+    built_in |= {f"team_{pk}": TicketFilters(view="open", team=pk) for pk in team_ids}
+    wanted: dict[str, _CountSql] = {}
+    by_key: dict[tuple, str] = {}
+    for name, filters in built_in.items():
+        by_key.setdefault(_count_key(filters), name)
+        wanted[name] = _count_sql(organization_id, user, filters, None)
+    counted_as: dict[int, str] = {}  # saved view -> the count it shows
+    cap = SAVED_VIEW_COUNT_CAP + 1  # one more than shown says "more than that"
     for view in views:
-        wanted[f"view_{view.pk}"] = (ticket_queryset(filters_from_query(view.query), user), cap)
+        filters = filters_from_query(view.query)
+        name = by_key.setdefault(_count_key(filters), f"view_{view.pk}")
+        if name not in wanted:
+            wanted[name] = _count_sql(organization_id, user, filters, cap)
+        counted_as[view.pk] = name
     counts = _counts_at_once(organization_id, wanted)
-    rail: dict = {name: counts[name] for name in ("mine", "unassigned", "open", "pending")}
-    rail["resolved"] = counts["resolved"]
+    rail: dict = {name: counts[name] for name in _BUILT_IN}
     rail["teams"] = {pk: counts[f"team_{pk}"] for pk in team_ids}
     rail["views"] = [
         {
@@ -271,38 +320,59 @@ def _compute_rail_counts(organization_id: int, user, views: Sequence[SavedView])
             "name": view.name,
             "shared": view.is_shared,
             "query": view.list_query(),
-            "count": min(counts[f"view_{view.pk}"], SAVED_VIEW_COUNT_CAP),
-            "more": counts[f"view_{view.pk}"] > SAVED_VIEW_COUNT_CAP,
+            "count": min(counts[counted_as[view.pk]], SAVED_VIEW_COUNT_CAP),
+            "more": counts[counted_as[view.pk]] > SAVED_VIEW_COUNT_CAP,
         }
         for view in views
     ]
     return rail
 
 
-class _CappedCount(Subquery):
-    """COUNT(*) of at most `cap` rows of a queryset, as a scalar subquery (no cap: all)."""
+def forget_compiled_counts() -> None:
+    """Compile every count again (this process): after a tenant's search configuration changed."""
+    _compiled.clear()
 
-    template = "(SELECT COUNT(*) FROM (%(subquery)s) capped)"
-    output_field = IntegerField()
 
-    def __init__(self, queryset: QuerySet, cap: int | None = None):
+def _count_sql(organization_id: int, user, filters: TicketFilters, cap: int | None) -> _CountSql:
+    """COUNT(*) of at most `cap` of the list's rows for `filters` (no cap: all), as the SQL of
+    a scalar subquery with its parameters, compiled again only when it has to be."""
+    key = (organization_id, user.pk, _count_key(filters), cap, contributions.generation())
+    now = monotonic()
+    found = _compiled.get(key)
+    if found is not None and now - found[0] < COMPILED_TTL:
+        return found[1]
+    queryset = ticket_queryset(filters, user)
+    compiled: _CountSql = None
+    if not queryset.query.is_empty():
         rows = queryset.order_by().values("pk")
-        super().__init__(rows if cap is None else rows[:cap])
+        sql, params = (rows if cap is None else rows[:cap]).query.sql_with_params()
+        compiled = f"SELECT COUNT(*) FROM ({sql}) capped", tuple(params)  # noqa: S608  # the compiled SQL; values are parameters
+    if _reusable(filters):
+        if len(_compiled) >= COMPILED_MAX:
+            _compiled.clear()
+        _compiled[key] = (now, compiled)
+    return compiled
 
 
-def _counts_at_once(organization_id: int, querysets: _Counted) -> dict[str, int]:
-    """How many rows each queryset has (up to its cap), in one query: SELECT (SELECT COUNT(*)
-    ...), ... with each subquery planned on its own. One that can find nothing (an unknown
-    contributed value) is 0 without asking."""
-    empty = {name for name, (qs, _) in querysets.items() if qs.query.is_empty()}
+def _counts_at_once(organization_id: int, counts_sql: dict[str, _CountSql]) -> dict[str, int]:
+    """How many rows each count has, in one query: SELECT (SELECT COUNT(*) ...), ... with each
+    subquery planned on its own. One that can find nothing is 0 without asking.
+
+    Each subquery is compiled on its own (every queryset is scoped by the ticket manager) and
+    put in as SQL: as Subquery expressions Django would resolve each one again inside the
+    outer query and rename its tables' aliases, which for the rail's counts costs more than
+    compiling them."""
+    counts = {name: 0 for name, compiled in counts_sql.items() if compiled is None}
     subqueries = {
-        name: _CappedCount(qs, cap) for name, (qs, cap) in querysets.items() if name not in empty
+        name: RawSQL(*compiled, output_field=IntegerField())  # noqa: S611  # SQL Django compiled, with its parameters
+        for name, compiled in counts_sql.items()
+        if compiled is not None
     }
-    counts = dict.fromkeys(empty, 0)
     if subqueries:
-        # The tenant's own row carries the subqueries (each scoped by the ticket manager).
+        # The tenant's own row carries the subqueries.
         row = Organization.objects.filter(pk=organization_id).values(**subqueries)
-        values = cast(dict[str, int | None], row.get())
+        with in_one_process():
+            values = cast(dict[str, int | None], row.get())
         counts |= {name: n or 0 for name, n in values.items()}
     return counts
 

@@ -9,10 +9,10 @@ The user's words reach the database only as the text of `to_tsquery(config, %s)`
 
 from django.contrib.postgres.search import SearchQuery
 from django.db import connection, transaction
-from django.db.models import Func, IntegerField, QuerySet, Value
+from django.db.models import QuerySet
 from django_scopes import get_scope
 
-from search import highlight
+from search import configs, highlight
 from search.engine import COMMON_WINDOW, RANK_CAP, Ranking, Snippet, ddl
 from search.models import SearchDocument
 from search.query import ParsedQuery, to_tsquery, to_tsquery_excluded
@@ -36,8 +36,8 @@ def _organization_id() -> int:
 
 
 def _documents(text: str, *, public_only: bool) -> QuerySet:
-    config = Func(Value(_organization_id(), IntegerField()), function="search_config")
-    query = SearchQuery(text, config=config, search_type="raw")
+    # The configuration as a constant, so the tsquery is made once (search.configs).
+    query = SearchQuery(text, config=configs.tenant_config(_organization_id()), search_type="raw")
     docs = SearchDocument.objects.filter(vector=query)
     if public_only:
         docs = docs.filter(is_public=True)

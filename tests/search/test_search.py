@@ -107,13 +107,26 @@ def test_codes_match_exactly_with_simple(tickets):
 def test_english_stems_after_the_setting_changes(in_acme, django_capture_on_commit_callbacks):
     ticket = make_ticket(in_acme.org, subject="Invoices are running late", body="Payments")
     assert _numbers("invoice running ") == []  # simple: words as written
+    assert _listed("invoice running ") == []  # (the list remembers the configuration)
     with django_capture_on_commit_callbacks(execute=True):
         search_settings_update(organization=in_acme.org, language="english")
     assert _numbers("invoice run ") == [ticket.number]
     assert _numbers("payment ") == [ticket.number]
+    assert _listed("invoice run ") == [ticket.number]  # and forgets it with the change
     # New text is indexed in the new language too.
     later = make_ticket(in_acme.org, subject="Refunds requested", body="x")
     assert _numbers("refund request ") == [later.number]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's configurations")
+def test_the_lists_match_names_the_configuration_as_a_constant(tickets, in_acme):
+    """`to_tsquery(regconfig, text)` is then made once when planning, not for every document a
+    nested loop checks, as it would be through the stable search_config()."""
+    invoice, _printer, _vpn = tickets
+    sql = str(Ticket.objects.filter(ticket_match_q("invoice", public_only=False)).query)
+    assert "search_config(" not in sql
+    assert "to_tsquery(helpdesk_simple::regconfig," in sql  # str() leaves the quotes out
+    assert _listed("invoice") == [invoice.number]
 
 
 def test_internal_notes_are_found_by_agents_and_marked(tickets, in_acme):
