@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from automations import assignment
 from automations.action_checks import is_email, is_id
@@ -42,6 +42,8 @@ from tickets.services.tickets import (
 
 if TYPE_CHECKING:
     from automations.facts import Facts
+
+M = TypeVar("M", Status, Priority, Team)
 
 DONE = "done"
 UNCHANGED = "unchanged"
@@ -78,6 +80,7 @@ class _Step:
     ticket: Ticket
     facts: Facts | None
     actor: User | None
+    held: bool = False  # the caller holds `ticket` locked and current (the services' `held`)
 
     @property
     def kind(self) -> str:
@@ -101,6 +104,13 @@ class _Step:
             raise self.stop(FAILED, f"This action has no {what}.")
         return value
 
+    def row(self, model: type[M], pk: int) -> M | None:
+        """The tenant's row of `model` with this id, or None; a rule's are remembered for
+        the rest of its batch of events (automations.facts.TenantLookups)."""
+        if self.facts is not None:
+            return self.facts.lookups.row(model, pk)
+        return model.objects.filter(pk=pk).first()
+
     def strings(self, key: str, what: str) -> list[str]:
         value = self.action.get(key)
         if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
@@ -109,19 +119,27 @@ class _Step:
 
 
 def execute(
-    action: dict, *, ticket: Ticket, facts: Facts | None = None, actor_user: User | None = None
+    action: dict,
+    *,
+    ticket: Ticket,
+    facts: Facts | None = None,
+    actor_user: User | None = None,
+    held: bool = False,
 ) -> ActionResult:
     """Do one action to `ticket` (locked by the caller, whose transaction this runs in).
 
     `actor_user` is the agent applying a macro; None for a rule (no person acted). `ticket` is
-    kept up to date with what the action changed, for the actions after it.
+    kept up to date with what the action changed, for the actions after it. With `held` the
+    caller vouches that `ticket` is as the database has it (locked, every field, its related
+    rows loaded): the services change it in place instead of reading it again, so a caller
+    whose savepoint rolls an action back must not pass it.
     """
     kind = action.get("type") if isinstance(action, dict) else None
     handler = _HANDLERS.get(str(kind))
     if handler is None:
         return ActionResult(str(kind), FAILED, f"Unknown action “{kind}”.")
     try:
-        return handler(_Step(action, ticket, facts, actor_user))
+        return handler(_Step(action, ticket, facts, actor_user, held))
     except _Stop as stop:
         return stop.result
 
@@ -130,25 +148,29 @@ def execute(
 
 
 def _set_status(step: _Step) -> ActionResult:
-    status = Status.objects.filter(pk=step.ref("status_id", "status")).first()
+    status = step.row(Status, step.ref("status_id", "status"))
     if status is None:
         raise step.stop(FAILED, "The status to set no longer exists.")
     ticket = step.ticket
     if ticket.status_id == status.pk:
         return step.result(UNCHANGED, f"The status is already {status.name}.")
-    changed = ticket_change_status(ticket=ticket, status=status, actor_user=step.actor)
+    changed = ticket_change_status(
+        ticket=ticket, status=status, actor_user=step.actor, held=step.held
+    )
     _follow(ticket, changed, *STATUS_FIELDS, "status_changed_at")
     return step.result(DONE, f"Status set to {status.name}.")
 
 
 def _set_priority(step: _Step) -> ActionResult:
-    priority = Priority.objects.filter(pk=step.ref("priority_id", "priority")).first()
+    priority = step.row(Priority, step.ref("priority_id", "priority"))
     if priority is None:
         raise step.stop(FAILED, "The priority to set no longer exists.")
     ticket = step.ticket
     if ticket.priority_id == priority.pk:
         return step.result(UNCHANGED, f"The priority is already {priority.name}.")
-    changed = ticket_change_priority(ticket=ticket, priority=priority, actor_user=step.actor)
+    changed = ticket_change_priority(
+        ticket=ticket, priority=priority, actor_user=step.actor, held=step.held
+    )
     _follow(ticket, changed, "priority", "updated_at")
     return step.result(DONE, f"Priority set to {priority.name}.")
 
@@ -161,7 +183,7 @@ def _set_team(step: _Step) -> ActionResult:
     if ticket.team_id == (team.pk if team else None):
         now = f"already {team.name}" if team else "already empty"
         return step.result(UNCHANGED, f"The team is {now}.")
-    changed = ticket_change_team(ticket=ticket, team=team, actor_user=step.actor)
+    changed = ticket_change_team(ticket=ticket, team=team, actor_user=step.actor, held=step.held)
     _follow(ticket, changed, "team", "updated_at")
     return step.result(DONE, f"Team set to {team.name}." if team else "Team removed.")
 
@@ -210,7 +232,7 @@ def _assign_to(step: _Step, user: User | None, how: str = "") -> ActionResult:
     if ticket.assignee_id == (user.pk if user else None):
         now = f"already assigned to {user.display_name}" if user else "already unassigned"
         return step.result(UNCHANGED, f"The ticket is {now}.")
-    changed = ticket_assign(ticket=ticket, assignee=user, actor_user=step.actor)
+    changed = ticket_assign(ticket=ticket, assignee=user, actor_user=step.actor, held=step.held)
     _follow(ticket, changed, "assignee", "updated_at")
     return step.result(DONE, f"Assigned to {user.display_name}{how}." if user else "Unassigned.")
 
@@ -229,7 +251,7 @@ def _member(user_id: int | None) -> User | None:
 
 
 def _team(step: _Step, key: str, purpose: str) -> Team:
-    team = Team.objects.filter(pk=step.ref(key, "team")).first()
+    team = step.row(Team, step.ref(key, "team"))
     if team is None:
         raise step.stop(FAILED, f"The team {purpose} no longer exists.")
     return team
@@ -305,7 +327,12 @@ def _add_note(step: _Step) -> ActionResult:
         raise step.stop(FAILED, "The note is empty once its placeholders are filled.")
     channel = Comment.Channel.AGENT if step.actor else Comment.Channel.SYSTEM
     comment_create(
-        ticket=ticket, body_text=text, is_public=False, author_user=step.actor, channel=channel
+        ticket=ticket,
+        body_text=text,
+        is_public=False,
+        author_user=step.actor,
+        channel=channel,
+        held=step.held,
     )
     return step.result(DONE, f"Added an internal note: “{_short(text)}”.")
 

@@ -13,6 +13,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
+from typing import Any, TypeVar
 
 import regex
 from django.db.models import OuterRef, Subquery
@@ -21,8 +22,11 @@ from automations import schema
 from sla.calendar import BusinessCalendar, CalendarError
 from sla.models import Calendar
 from sla.policies import calendar_of
+from tenants.models import Team
 from tickets import causes, events
-from tickets.models import Collaborator, Comment, Priority, Ticket, TicketTag
+from tickets.models import Collaborator, Comment, Priority, Status, Ticket, TicketTag
+
+M = TypeVar("M", Status, Priority, Team)
 
 # What all the patterns of all rules may spend on one event (or one batch of facts) together:
 # each search stops after schema.PATTERN_TIMEOUT_SECONDS, and this bounds their sum, so a
@@ -51,7 +55,8 @@ def words_of(folded: str) -> frozenset[str]:
 class TenantLookups:
     """What the facts of one call share: the default calendar (None when the tenant has none)
     and the rank of each priority, each looked up on first use, and the time left for
-    patterns."""
+    patterns; and for the actions, the teams, statuses and priorities they name, each looked
+    up once per call (a batch of events: a rule sets the same team on many tickets)."""
 
     def __init__(self, organization_id: int):
         self.organization_id = organization_id
@@ -59,6 +64,14 @@ class TenantLookups:
         self._calendar: BusinessCalendar | None = None
         self._calendar_loaded = False
         self._ranks: dict[int, int] | None = None
+        self._rows: dict[tuple[type, int], Any] = {}
+
+    def row(self, model: type[M], pk: int) -> M | None:
+        """The tenant's row of `model` with this id (None when there is none), read once."""
+        key = (model, pk)
+        if key not in self._rows:
+            self._rows[key] = model.objects.filter(pk=pk).first()
+        return self._rows[key]
 
     def calendar(self) -> BusinessCalendar | None:
         if not self._calendar_loaded:

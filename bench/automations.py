@@ -93,6 +93,22 @@ def run_worker(notifications: bool) -> None:
         pipe.incr(DONE)
         pipe.execute()
 
+    profile_dir = os.environ.get("BENCH_PROFILE_WORKERS")
+    if profile_dir:  # --profile-workers: each worker's whole run under cProfile
+        import cProfile
+
+        profiler = cProfile.Profile(time.process_time)  # CPU, not time spent waiting
+        profiler.enable()
+        try:
+            _worker_main(app)
+        finally:
+            profiler.disable()
+            profiler.dump_stats(f"{profile_dir}/worker-{os.getpid()}.prof")
+        return
+    _worker_main(app)
+
+
+def _worker_main(app) -> None:
     app.worker_main(
         [
             "worker",
@@ -109,11 +125,15 @@ def run_worker(notifications: bool) -> None:
     )
 
 
-def start_workers(count: int, notifications: bool) -> list[subprocess.Popen]:
+def start_workers(
+    count: int, notifications: bool, profile_workers: str = ""
+) -> list[subprocess.Popen]:
     command = [sys.executable, __file__, "--run-worker"]
     if notifications:
         command.append("--notifications")
     env = {**os.environ, "CELERY_TASK_ALWAYS_EAGER": "false"}
+    if profile_workers:
+        env["BENCH_PROFILE_WORKERS"] = profile_workers
     return [
         subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True) for _ in range(count)
     ]
@@ -195,6 +215,7 @@ def feed_run(args, count: int, pace: float) -> tuple[float, float]:
     with tenant_scope(org):
         make_rules(org, teams)
         recorded = record_events(org, agents, teams, count)
+    _vacuum()
     app.conf.task_default_queue = QUEUE
     app.conf.task_always_eager = False
     with app.connection_for_write() as connection:
@@ -211,7 +232,7 @@ def feed_run(args, count: int, pace: float) -> tuple[float, float]:
         signals.before_task_publish.connect(sent, weak=False)
     events._subscribers.clear()  # this process hears what the workers would: automations
     subscribers.connect()
-    workers = start_workers(args.workers, args.notifications)
+    workers = start_workers(args.workers, args.notifications, args.profile_workers)
     try:
         wait_for_workers(args.workers)
         machine, spent = cpu_ticks(), _cpu(workers)
@@ -253,6 +274,16 @@ def feed_run(args, count: int, pace: float) -> tuple[float, float]:
         + ", ".join(f"{name} {ms:.1f} ms" for name, ms in per_event.items())
     )
     return rate, p95
+
+
+def _vacuum() -> None:
+    """VACUUM ANALYZE the database: each run deletes the last run's tenant and rewrites its
+    tickets many times, and where autovacuum is off (this bench machine's PostgreSQL) the dead
+    rows pile up run after run and every statement reads through them."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:  # bench set-up: VACUUM cannot run in a transaction
+        cursor.execute("VACUUM ANALYZE")
 
 
 def _cpu(workers, before: dict | None = None) -> dict[str, float]:
@@ -300,6 +331,7 @@ def profile_events(args) -> None:
     with tenant_scope(org):
         make_rules(org, teams)
         recorded = record_events(org, agents, teams, args.events)
+    _vacuum()
     events._subscribers.clear()
     subscribers.connect()
     app.conf.task_always_eager = True
@@ -323,10 +355,11 @@ def profile_events(args) -> None:
     client = batching._redis()
     client.delete(batching._list_key(org.pk))
     client.set(batching._waiting_key(org.pk), 1, ex=3600)
-    profiler = cProfile.Profile()
-    started = time.perf_counter()
+    profiler = cProfile.Profile(time.process_time)  # CPU: the database's time is not ours
+    started, cpu = time.perf_counter(), time.process_time()
     with connection.execute_wrapper(count):
-        profiler.enable()
+        if not args.cpu:
+            profiler.enable()
         for event in recorded:
             with transaction.atomic():
                 events.emit(event)
@@ -334,10 +367,10 @@ def profile_events(args) -> None:
         while client.llen(batching._list_key(org.pk)):
             handle_events.apply(kwargs={"organization_id": org.pk})
         profiler.disable()
-    took = time.perf_counter() - started
+    took, cpu = time.perf_counter() - started, time.process_time() - cpu
     print(
         f"{len(recorded)} events in {took:.2f} s in one process ({len(recorded) / took:.0f}/s; "
-        f"the feed {fed:.2f} s)"
+        f"the feed {fed:.2f} s); CPU {cpu * 1000 / len(recorded):.2f} ms per event (this process)"
     )
     # Savepoints and BEGIN/COMMIT go through the wrapper too; savepoint names are folded.
     shapes = Counter(
@@ -349,7 +382,12 @@ def profile_events(args) -> None:
     )
     for shape, n in shapes.most_common(30):
         print(f"  {n:6}  {shape}")
-    pstats.Stats(profiler).sort_stats("cumulative").print_stats(120)
+    if args.cpu:
+        return
+    stats = pstats.Stats(profiler)
+    if args.profile_out:
+        stats.dump_stats(args.profile_out)
+    stats.sort_stats(args.profile_sort).print_stats(120)
 
 
 def _latencies(org):
@@ -399,6 +437,14 @@ def main() -> None:
     parser.add_argument("--skip-events", action="store_true")
     parser.add_argument("--skip-scan", action="store_true")
     parser.add_argument("--profile", action="store_true", help="the events in process, profiled")
+    parser.add_argument(
+        "--cpu", action="store_true", help="with --profile: no cProfile, CPU time per event"
+    )
+    parser.add_argument("--profile-sort", default="cumulative", help="pstats order")
+    parser.add_argument("--profile-out", default="", help="also dump the profile to this file")
+    parser.add_argument(
+        "--profile-workers", default="", help="a directory: each worker's cProfile goes there"
+    )
     parser.add_argument("--run-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.run_worker:

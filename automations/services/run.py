@@ -50,6 +50,7 @@ from tenants.scoping import bulk_create_checked
 from tickets import causes
 from tickets.events import DomainEvent
 from tickets.models import Ticket, TicketEvent
+from tickets.services import timeline
 
 logger = logging.getLogger(__name__)
 
@@ -273,21 +274,19 @@ def _locked(ticket_id: int) -> Ticket | None:
     return locked.filter(pk=ticket_id).first()
 
 
-# What the conditions read of the ticket row itself (its related rows follow these ids).
-_READ_COLUMNS = (
-    "subject", "source", "status_id", "status_category", "priority_id", "team_id",
-    "assignee_id", "requester_id", "customer_id", "merged_into_id",
-)  # fmt: skip
+# Every column of the ticket row: the locked read compares them all, so that the row read
+# before, when it is unchanged, is current (the actions change it in place, automations.actions'
+# `held`, instead of each reading it again).
+_ROW_COLUMNS = tuple(f.attname for f in Ticket._meta.concrete_fields)
 
 
 def _relocked(ticket: Ticket) -> Ticket | None:
-    """The ticket locked: the one read before when none of what the conditions read changed
-    meanwhile (a narrow locking read), else read again whole."""
-    locked = Ticket.objects.select_for_update(of=("self",)).filter(pk=ticket.pk)
-    now = locked.values_list(*_READ_COLUMNS).first()
+    """The ticket locked: the one read before when nothing of its row changed meanwhile (a
+    locking read of the row alone), else read again whole."""
+    now = next(iter(Ticket.objects.select_for_update(of=("self",)).filter(pk=ticket.pk)), None)
     if now is None:
         return None
-    if now == tuple(getattr(ticket, column) for column in _READ_COLUMNS):
+    if all(getattr(now, column) == getattr(ticket, column) for column in _ROW_COLUMNS):
         return ticket
     return _locked(ticket.pk)
 
@@ -311,6 +310,20 @@ def _run_rules(
     *,
     careful: bool = True,
 ) -> list[RuleRun]:
+    # The timeline rows the actions write wait, and go with the runs' own in one INSERT (in
+    # the order they were made): one statement per ticket instead of one per change.
+    # The tenant's list version is bumped once after commit (tickets.services.lists), too.
+    with timeline.gathered() as waiting:
+        runs, headers = _run_matching(ticket, found, chain, facts, careful)
+        waiting.rows += headers
+        timeline.write_gathered(waiting)
+    bulk_create_checked(RuleRun, runs)
+    return runs
+
+
+def _run_matching(
+    ticket: Ticket, found: list[Candidate], chain: _Chain, facts: Facts | None, careful: bool
+) -> tuple[list[RuleRun], list[TicketEvent]]:
     if facts is None:
         facts = facts_for(ticket=ticket, event=chain.event, now=timezone.now())
     # A person's event starts a new chain: nothing can have run in it (a redelivered task
@@ -344,9 +357,7 @@ def _run_rules(
         _follow_actions(facts, results)
         if rule.stop_processing:
             break
-    bulk_create_checked(TicketEvent, headers)
-    bulk_create_checked(RuleRun, runs)
-    return runs
+    return runs, headers
 
 
 def _follow_actions(facts: Facts, results: list[ActionResult]) -> None:
@@ -431,7 +442,7 @@ def _execute_all(actions: list, ticket: Ticket, facts: Facts, careful: bool) -> 
 def _execute_bare(action, ticket: Ticket, facts: Facts) -> ActionResult:
     """The action with no savepoint of its own: whatever it raises ends the try."""
     try:
-        return execute(action, ticket=ticket, facts=facts, actor_user=None)
+        return execute(action, ticket=ticket, facts=facts, actor_user=None, held=True)
     except OperationalError:
         raise  # as in _execute: the whole event is tried again (the task)
     except Exception as exc:
@@ -440,6 +451,8 @@ def _execute_bare(action, ticket: Ticket, facts: Facts) -> ActionResult:
 
 def _execute(action, ticket: Ticket, facts: Facts) -> ActionResult:
     kind = action.get("type", "?") if isinstance(action, dict) else "?"
+    waiting = timeline.gathering()
+    mark = waiting.mark() if waiting is not None else (0, 0)
     try:
         with transaction.atomic():  # a savepoint: a failing action leaves nothing behind
             return execute(action, ticket=ticket, facts=facts, actor_user=None)
@@ -449,6 +462,8 @@ def _execute(action, ticket: Ticket, facts: Facts) -> ActionResult:
         raise
     except Exception as exc:
         logger.exception("automations: action %s failed on ticket #%s", kind, ticket.number)
+        if waiting is not None:
+            waiting.drop_since(mark)  # its timeline rows and list bump, rolled back with it
         return ActionResult(kind, "failed", f"{type(exc).__name__}: {exc}"[:500])
 
 

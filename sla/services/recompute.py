@@ -14,10 +14,33 @@ from tickets.models import UNRESOLVED_CATEGORIES, Ticket
 BATCH_SIZE = 500
 
 
+# The ticket fields a TICKETS_CHANGED hook names, and the policy conditions that read each
+# (sla.policies.matches).
+READ_BY = {
+    "priority": ("priority_ids",),
+    "team": ("team_ids",),
+    "source": ("sources",),
+    "customer": ("customer_ids", "customer_domains"),
+}
+
+
 def on_tickets_changed(*, tickets: list[Ticket], fields: set[str]) -> None:
-    """tickets.hooks TICKETS_CHANGED: apply the policy that matches now."""
-    if tickets:
-        apply_policies(tickets, keep_earlier=True)
+    """tickets.hooks TICKETS_CHANGED: apply the policy that matches now. When no policy reads
+    the changed fields, the policy that matched before the change still does and the timers
+    stand as they were applied (a change of the policies themselves recomputes every open
+    ticket, recompute_tenant): nothing is read but the policies."""
+    if not tickets:
+        return
+    policies = Policies.load()
+    if _read_by_any(policies, fields):
+        apply_policies(tickets, keep_earlier=True, policies=policies)
+
+
+def _read_by_any(policies: Policies, fields: set[str]) -> bool:
+    if not fields or fields - READ_BY.keys():
+        return True  # a field not known here: recompute, as for every change before
+    conditions = [name for field in fields for name in READ_BY[field]]
+    return any(getattr(policy, name) for policy in policies.ordered for name in conditions)
 
 
 def apply_policies(tickets: list[Ticket], *, keep_earlier: bool, policies=None) -> Work:

@@ -20,6 +20,7 @@ from sla.services import clock
 from tenants.scoping import bulk_create_checked, bulk_update_checked
 from tickets import hooks
 from tickets.models import DONE_CATEGORIES, Comment, Ticket, TicketEvent
+from tickets.services.timeline import _write
 
 FIELDS = [
     "policy",
@@ -101,7 +102,7 @@ class Work:
         bulk_create_checked(TicketSLA, self.new)
         dirty = [r for r in self.dirty.values() if r.pk not in set(self.removed)]
         bulk_update_checked(TicketSLA, dirty, FIELDS)
-        bulk_create_checked(TicketEvent, self.events)
+        _write(self.events)  # or gathered with the change's own (tickets.services.timeline)
 
 
 # -- the hooks ---------------------------------------------------------------------------------

@@ -21,10 +21,10 @@ from tickets.models import (
 )
 from tickets.reply_delivery import AlreadySent
 from tickets.sanitize import clean_html, text_to_html
-from tickets.selectors import bump_list_version
 from tickets.services.attachments import Upload, _link_inline_images, attachment_store
 from tickets.services.contacts import contact_get_or_create
 from tickets.services.defaults import default_status
+from tickets.services.lists import lists_changed
 from tickets.services.status_change import _set_status
 from tickets.services.timeline import _event
 
@@ -47,13 +47,17 @@ def comment_create(
     auto_generated: bool = False,
     cc: Sequence[str] = (),
     bcc: Sequence[str] = (),
+    held: bool = False,
 ) -> Comment:
     """Add a public reply or an internal note; a customer's reply reopens a done ticket.
 
     `auto_generated` (an auto-reply threaded onto the ticket) never reopens and is never answered.
     An agent's public reply records its recipients; `cc` become collaborators, `bcc` do not.
+    `held`: the caller holds `ticket` locked and as the database has it (it is changed in
+    place, not read again; tickets.services.tickets' changes take the same).
     """
-    ticket = Ticket.objects.select_for_update(of=("self",)).get(pk=ticket.pk)
+    if not held:
+        ticket = Ticket.objects.select_for_update(of=("self",)).get(pk=ticket.pk)
     now = timezone.now()
     comment = _comment_insert(
         ticket=ticket,
@@ -86,7 +90,7 @@ def comment_create(
         _reopen_on_customer_reply(ticket, author_contact)
     hooks.run(hooks.COMMENTS_ADDED, comments=[(comment, auto_generated)])
     events.emit(_comment_added(comment, send_now=send_now, auto_generated=auto_generated))
-    transaction.on_commit(lambda: bump_list_version(ticket.organization_id))
+    lists_changed(ticket.organization_id)
     return comment
 
 
@@ -223,7 +227,7 @@ def comment_withdraw(*, comment: Comment, actor_user: User) -> str:
     text = comment.body_text
     _after_removal(ticket, comment)
     comment.delete()
-    transaction.on_commit(lambda: bump_list_version(ticket.organization_id))
+    lists_changed(ticket.organization_id)
     return text
 
 
@@ -258,7 +262,7 @@ def comment_set_public(*, comment: Comment, public: bool, actor_user: User) -> C
         events.emit(_comment_added(comment, send_now=False, auto_generated=False))
     else:
         _after_removal(ticket, comment)
-    transaction.on_commit(lambda: bump_list_version(ticket.organization_id))
+    lists_changed(ticket.organization_id)
     return comment
 
 

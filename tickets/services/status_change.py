@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from tickets import events, hooks
 from tickets.models import DONE_CATEGORIES, StatusCategory, TicketEvent
-from tickets.services.timeline import _event_row
+from tickets.services.timeline import _event_row, _write
 
 
 def _set_status(ticket, status, *, actor_user=None, actor_contact=None) -> None:
@@ -15,7 +15,7 @@ def _set_status(ticket, status, *, actor_user=None, actor_contact=None) -> None:
         return
     event, domain_event = change
     ticket.save(update_fields=STATUS_FIELDS)
-    event.save()
+    _write([event])
     hooks.run(hooks.STATUS_CHANGED, changes=[(ticket, old)])
     events.emit(domain_event)
 

@@ -7,7 +7,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from tickets.models import Tag, Ticket, TicketEvent, TicketTag
-from tickets.selectors import bump_list_version
+from tickets.services.lists import lists_changed
 from tickets.services.timeline import _event, _event_row
 
 MAX_TAG_LENGTH = 50
@@ -68,7 +68,7 @@ def _tag_create(organization_id: int, name: str) -> Tag:
 def _changed(ticket: Ticket, actor_user, *, added=(), removed=()) -> None:
     data = {"added": sorted(added, key=str.casefold), "removed": sorted(removed, key=str.casefold)}
     _event(ticket, TicketEvent.Kind.TAGS, actor_user=actor_user, **data)
-    transaction.on_commit(lambda: bump_list_version(ticket.organization_id))
+    lists_changed(ticket.organization_id)
 
 
 # Inside a caller's transaction these take no savepoint of their own (two statements each,
@@ -112,7 +112,7 @@ def _events_on(ticket_ids: list[int], organization_id: int, actor_user, **data) 
     TicketEvent.objects.bulk_create(
         [_event_row(t, TicketEvent.Kind.TAGS, actor_user=actor_user, **data) for t in tickets]
     )
-    transaction.on_commit(lambda: bump_list_version(organization_id))
+    lists_changed(organization_id)
 
 
 @transaction.atomic

@@ -18,10 +18,10 @@ from tickets.models import (
     Ticket,
     TicketEvent,
 )
-from tickets.selectors import bump_list_version
 from tickets.services.attachments import Upload
 from tickets.services.comments import _comment_insert, _preview
 from tickets.services.defaults import default_priority, default_status
+from tickets.services.lists import lists_changed
 from tickets.services.status_change import _set_status
 from tickets.services.timeline import _event, _event_row
 
@@ -85,7 +85,7 @@ def ticket_create(
             )
     hooks.run(hooks.TICKETS_CREATED, tickets=[ticket])
     events.emit(_ticket_created(ticket, actor_user, source))
-    transaction.on_commit(lambda: bump_list_version(organization.pk))
+    lists_changed(organization.pk)
     return ticket
 
 
@@ -173,24 +173,34 @@ def _ticket_created(ticket: Ticket, actor_user, source: str) -> events.DomainEve
     )
 
 
+def _for_change(ticket: Ticket, related: str, held: bool) -> Ticket:
+    """The ticket to change: read again, locked, with the related row the change reads; or,
+    when the caller holds it (`held`: locked in this transaction, every field as the database
+    has it, that related row loaded), the caller's own, changed in place."""
+    if held:
+        return ticket
+    locked = Ticket.objects.select_for_update(of=("self",)).select_related(related)
+    return locked.get(pk=ticket.pk)
+
+
 # Inside a caller's transaction these take no savepoint of their own (two statements each,
 # on every rule action): nothing catches what they raise and goes on in that transaction, and
 # a caller that must survive a failure (automations' actions) takes its own savepoint.
 @transaction.atomic(savepoint=False)
-def ticket_change_status(*, ticket: Ticket, status: Status, actor_user=None, actor_contact=None):
-    ticket = (
-        Ticket.objects.select_for_update(of=("self",)).select_related("status").get(pk=ticket.pk)
-    )
+def ticket_change_status(
+    *, ticket: Ticket, status: Status, actor_user=None, actor_contact=None, held: bool = False
+):
+    ticket = _for_change(ticket, "status", held)
     _set_status(ticket, status, actor_user=actor_user, actor_contact=actor_contact)
-    transaction.on_commit(lambda: bump_list_version(ticket.organization_id))
+    lists_changed(ticket.organization_id)
     return ticket
 
 
 @transaction.atomic(savepoint=False)
-def ticket_change_priority(*, ticket: Ticket, priority: Priority, actor_user=None) -> Ticket:
-    ticket = (
-        Ticket.objects.select_for_update(of=("self",)).select_related("priority").get(pk=ticket.pk)
-    )
+def ticket_change_priority(
+    *, ticket: Ticket, priority: Priority, actor_user=None, held: bool = False
+) -> Ticket:
+    ticket = _for_change(ticket, "priority", held)
     old = ticket.priority
     if old.pk != priority.pk:
         ticket.priority = priority
@@ -213,15 +223,15 @@ def ticket_change_priority(*, ticket: Ticket, priority: Priority, actor_user=Non
                 {"from": old.name, "to": priority.name, "from_id": old.pk, "to_id": priority.pk},
             )
         )
-        transaction.on_commit(lambda: bump_list_version(ticket.organization_id))
+        lists_changed(ticket.organization_id)
     return ticket
 
 
 @transaction.atomic(savepoint=False)
-def ticket_assign(*, ticket: Ticket, assignee: User | None, actor_user=None) -> Ticket:
-    ticket = (
-        Ticket.objects.select_for_update(of=("self",)).select_related("assignee").get(pk=ticket.pk)
-    )
+def ticket_assign(
+    *, ticket: Ticket, assignee: User | None, actor_user=None, held: bool = False
+) -> Ticket:
+    ticket = _for_change(ticket, "assignee", held)
     old = ticket.assignee
     if (old.pk if old else None) != (assignee.pk if assignee else None):
         ticket.assignee = assignee
@@ -245,13 +255,15 @@ def ticket_assign(*, ticket: Ticket, assignee: User | None, actor_user=None) -> 
                 {"assignee_id": assignee.pk if assignee else None},
             )
         )
-        transaction.on_commit(lambda: bump_list_version(ticket.organization_id))
+        lists_changed(ticket.organization_id)
     return ticket
 
 
 @transaction.atomic(savepoint=False)
-def ticket_change_team(*, ticket: Ticket, team: Team | None, actor_user=None) -> Ticket:
-    ticket = Ticket.objects.select_for_update(of=("self",)).select_related("team").get(pk=ticket.pk)
+def ticket_change_team(
+    *, ticket: Ticket, team: Team | None, actor_user=None, held: bool = False
+) -> Ticket:
+    ticket = _for_change(ticket, "team", held)
     old = ticket.team
     if (old.pk if old else None) != (team.pk if team else None):
         ticket.team = team
@@ -273,7 +285,7 @@ def ticket_change_team(*, ticket: Ticket, team: Team | None, actor_user=None) ->
                 {"team_id": team.pk if team else None},
             )
         )
-        transaction.on_commit(lambda: bump_list_version(ticket.organization_id))
+        lists_changed(ticket.organization_id)
     return ticket
 
 
