@@ -99,10 +99,18 @@ def _lmtp_answers(port: int) -> bool:
 def test_supervisor_gives_every_part_the_environment_and_stops_when_one_ends(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
+    # The quick part ends once the slow one has started (on a slow machine the slow one's
+    # Python could otherwise still be starting when the supervisor stops it).
     quick = _script(
         tmp_path,
         "quick",
-        f"import os; open({str(out / 'a')!r}, 'w').write(os.environ['PUBLIC_PORT'])",
+        f"""
+        import os, time
+        open({str(out / "a")!r}, 'w').write(os.environ['PUBLIC_PORT'])
+        deadline = time.monotonic() + 20
+        while not os.path.exists({str(out / "b")!r}) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        """,
     )
     slow = _script(
         tmp_path,
@@ -118,7 +126,7 @@ def test_supervisor_gives_every_part_the_environment_and_stops_when_one_ends(tmp
     supervisor = run.Supervisor([quick, slow], env, grace=2)
     started = time.monotonic()
     assert supervisor.run() == 1  # a part ended on its own: an error for make
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 25  # not the slow part's 60 s
     assert ((out / "a").read_text(), (out / "b").read_text()) == ("8010", "8010")
     assert [child.poll() is not None for child in supervisor.children] == [True, True]
 

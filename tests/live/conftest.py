@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 import redis.asyncio as aioredis
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import DEFAULT_CHANNEL_LAYER, channel_layers, get_channel_layer
 from channels.testing import WebsocketCommunicator
 from channels_redis.core import RedisChannelLayer
 
@@ -21,6 +21,11 @@ TIMEOUT = 10  # seconds a frame that must come may take (a slow CI); never a mea
 
 @pytest.fixture(autouse=True)
 def _empty_layer():
+    # A layer of the test's own: the process's one keeps locks and pools bound to the event
+    # loops that used it first (an ASGI server of a browser test on the same worker), which
+    # this test's loop must not touch ("bound to a different event loop").
+    shared = channel_layers.backends.pop(DEFAULT_CHANNEL_LAYER, None)
+
     async def flush():
         layer = get_channel_layer()
         if isinstance(layer, RedisChannelLayer):
@@ -34,6 +39,9 @@ def _empty_layer():
     async_to_sync(flush)()
     yield
     async_to_sync(flush)()
+    channel_layers.backends.pop(DEFAULT_CHANNEL_LAYER, None)
+    if shared is not None:
+        channel_layers.backends[DEFAULT_CHANNEL_LAYER] = shared
 
 
 async def _delete_layer_keys(layer) -> None:
