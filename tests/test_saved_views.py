@@ -571,3 +571,13 @@ def test_compiled_counts_are_per_agent_and_tenant(acme, bob, globex):
     ]
     globex_rail = globex.client(globex.agent).get("/agent/tickets/rail/").content.decode()
     assert _rail_views(globex_rail) == [("Mine", "2")]
+
+
+def test_views_whose_words_differ_by_a_trailing_space_are_counted_apart(acme):
+    """ "447" finds any word starting with it, "447 " the word 447 only: two counts."""
+    with acme.scope():
+        make_ticket(acme.org, subject="Invoice 4471 is wrong")
+    _view(acme, acme.agent, name="Prefix", query={"view": "all", "q": "447"})
+    _view(acme, acme.agent, name="Word", query={"view": "all", "q": "447 "})
+    shown = dict(_rail_views(acme.client(acme.agent).get("/agent/tickets/rail/").content.decode()))
+    assert shown == {"Prefix": "1", "Word": "0"}

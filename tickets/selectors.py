@@ -1,6 +1,7 @@
 """Reads for the agent workspace: filtered ticket lists with keyset pages, the rail's counts
 with the saved views', a ticket."""
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
@@ -269,21 +270,25 @@ def rail_counts(organization_id: int, user) -> dict:
     return counts
 
 
+# Which rows come first and from where, not which rows: left out of a count's key.
+_ORDER_ONLY = ("sort", "after")
+
+
 def _count_key(filters: TicketFilters) -> tuple:
-    """What decides which rows a list has (not their order or the page): views with one key
-    are counted once."""
-    params = tuple(sorted(filters.params.items()))
-    return (
-        filters.view,
-        filters.category,
-        filters.assignee,
-        filters.team,
-        filters.priority,
-        filters.q.strip(),
-        filters.tag.strip(),
-        filters.only,
-        params,
-    )
+    """What decides which rows a list has (every field of its filters but the order and the
+    page): views with one key are counted once. The tag is matched stripped; `q` is kept as
+    written ("447 " finds the word, "447" any word starting with it)."""
+    key: list = []
+    for f in dataclasses.fields(filters):
+        value = getattr(filters, f.name)
+        if f.name in _ORDER_ONLY:
+            continue
+        if f.name == "tag":
+            value = value.strip()
+        elif f.name == "params":
+            value = tuple(sorted(value.items()))
+        key.append(value)
+    return tuple(key)
 
 
 _BUILT_IN = ("mine", "unassigned", "open", "pending", "resolved")
