@@ -44,6 +44,17 @@ class Policies:
         return next((p for p in self.ordered if matches(p, ticket)), None)
 
 
+# The ticket fields a TICKETS_CHANGED hook names, and the conditions of `matches` that read
+# each: a change of no field here leaves every policy's answer as it was
+# (sla.services.recompute). Kept beside `matches`, which it must follow.
+READ_BY = {
+    "priority": ("priority_ids",),
+    "team": ("team_ids",),
+    "source": ("sources",),
+    "customer": ("customer_ids", "customer_domains"),
+}
+
+
 def matches(policy: Policy, ticket) -> bool:
     """Every condition that is set holds: priority, customer, team, source and the
     requester's email domain (the ticket's requester is loaded or cached)."""

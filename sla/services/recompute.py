@@ -5,23 +5,13 @@ tenant's policies, calendars and holidays (every open ticket, in batches, from a
 from django.db import transaction
 
 from sla.models import Policy, Target, TicketSLA
-from sla.policies import Policies
+from sla.policies import READ_BY, Policies
 from sla.services import clock
 from sla.services.timers import Work
 from tenants.models import Organization
 from tickets.models import UNRESOLVED_CATEGORIES, Ticket
 
 BATCH_SIZE = 500
-
-
-# The ticket fields a TICKETS_CHANGED hook names, and the policy conditions that read each
-# (sla.policies.matches).
-READ_BY = {
-    "priority": ("priority_ids",),
-    "team": ("team_ids",),
-    "source": ("sources",),
-    "customer": ("customer_ids", "customer_domains"),
-}
 
 
 def on_tickets_changed(*, tickets: list[Ticket], fields: set[str]) -> None:
