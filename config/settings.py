@@ -131,9 +131,7 @@ if REDIS_URL and (_xdist_worker := os.environ.get("PYTEST_XDIST_WORKER", "")).st
     # another's. Only ever set by pytest-xdist.
     REDIS_URL = urlsplit(REDIS_URL)._replace(path=f"/{1 + int(_xdist_worker[2:])}").geturl()
 if REDIS_URL:
-    CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
-    }
+    CACHES = {"default": {"BACKEND": "config.cache.KeptClientRedisCache", "LOCATION": REDIS_URL}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
