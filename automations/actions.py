@@ -280,7 +280,9 @@ def _tag_names(step: _Step) -> list[str]:
 
 
 def _add_tags(step: _Step) -> ActionResult:
-    added = ticket_tags_add(ticket=step.ticket, names=_tag_names(step), actor_user=step.actor)
+    known = step.facts.lookups.tags if step.facts is not None else None
+    names = _tag_names(step)
+    added = ticket_tags_add(ticket=step.ticket, names=names, actor_user=step.actor, known=known)
     if not added:
         return step.result(UNCHANGED, "The ticket already has these tags.")
     return replace(step.result(DONE, f"Tagged {', '.join(added)}."), tags_added=tuple(added))

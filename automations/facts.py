@@ -24,7 +24,7 @@ from sla.models import Calendar
 from sla.policies import calendar_of
 from tenants.models import Team
 from tickets import causes, events
-from tickets.models import Collaborator, Comment, Priority, Status, Ticket, TicketTag
+from tickets.models import Collaborator, Comment, Priority, Status, Tag, Ticket, TicketTag
 
 M = TypeVar("M", Status, Priority, Team)
 
@@ -55,8 +55,10 @@ def words_of(folded: str) -> frozenset[str]:
 class TenantLookups:
     """What the facts of one call share: the default calendar (None when the tenant has none)
     and the rank of each priority, each looked up on first use, and the time left for
-    patterns; and for the actions, the teams, statuses and priorities they name, each looked
-    up once per call (a batch of events: a rule sets the same team on many tickets)."""
+    patterns; and for the actions, the teams, statuses, priorities and tags they name, each
+    looked up once per call (a batch of events: a rule sets the same team on many tickets).
+    What the actions looked up is forgotten when a try of their changes is rolled back
+    (`forget`): a tag it created is gone, and a row deleted meanwhile is then seen missing."""
 
     def __init__(self, organization_id: int):
         self.organization_id = organization_id
@@ -65,6 +67,12 @@ class TenantLookups:
         self._calendar_loaded = False
         self._ranks: dict[int, int] | None = None
         self._rows: dict[tuple[type, int], Any] = {}
+        self.tags: dict[str, Tag] = {}  # by casefolded name (tickets.services.tags' `known`)
+
+    def forget(self) -> None:
+        """Forget the rows and tags the actions looked up (their transaction rolled back)."""
+        self._rows.clear()
+        self.tags.clear()
 
     def row(self, model: type[M], pk: int) -> M | None:
         """The tenant's row of `model` with this id (None when there is none), read once."""

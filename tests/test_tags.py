@@ -11,7 +11,8 @@ from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from tests.factories import make_ticket
-from tickets.models import Tag, Ticket, TicketEvent
+from tenants.scoping import TenantMismatch
+from tickets.models import Tag, Ticket, TicketEvent, TicketTag
 from tickets.services.tags import tag_merge, ticket_tags_add
 
 
@@ -210,3 +211,49 @@ def test_merge_into_itself_is_refused(acme):
         tag = Tag.objects.create(organization=acme.org, name="x")
         with pytest.raises(ValueError, match="Pick another tag"):
             tag_merge(source=tag, target=tag)
+
+
+def test_adding_tags_is_one_statement_and_says_only_what_was_new(acme):
+    with acme.scope():
+        ticket = make_ticket(acme.org)
+        known: dict[str, Tag] = {}
+        assert ticket_tags_add(ticket=ticket, names=["VIP", "Billing"], known=known) == [
+            "VIP",
+            "Billing",
+        ]
+        assert set(known) == {"vip", "billing"}  # remembered for the caller's next add
+        with CaptureQueriesContext(connection) as queries:
+            added = ticket_tags_add(ticket=ticket, names=["vip", "Refund", "billing"], known=known)
+        assert added == ["Refund"]
+        writes = [q["sql"] for q in queries.captured_queries]
+        links = [sql for sql in writes if "tickets_tickettag" in sql]
+        assert len(links) == 1 and links[0].startswith("INSERT")  # no read of its tags first
+        # "Refund" was new to the tenant: one read for it and its insert, none for the others.
+        assert sum('FROM "tickets_tag"' in sql for sql in writes) == 1
+        assert ticket_tags_add(ticket=ticket, names=["VIP"], known=known) == []
+        assert ticket_tags_add(ticket=ticket, names=["refund"]) == []  # no `known`: read
+    assert _tags(acme, ticket) == ["Billing", "Refund", "VIP"]
+    assert [e["added"] for e in _tag_events(acme, ticket)] == [["Billing", "VIP"], ["Refund"]]
+
+
+def test_a_tag_linked_meanwhile_is_not_said_added_twice(acme):
+    # Another change linked the tag after this one's caller read the ticket: the insert finds
+    # it there (the unique index) and this add says nothing of it.
+    with acme.scope():
+        ticket = make_ticket(acme.org)
+        tag = Tag.objects.create(organization=acme.org, name="urgent")
+        TicketTag.objects.create(organization=acme.org, ticket=ticket, tag=tag)
+        assert ticket_tags_add(ticket=ticket, names=["Urgent", "new"]) == ["new"]
+        assert TicketTag.objects.filter(ticket=ticket).count() == 2
+    assert [e["added"] for e in _tag_events(acme, ticket)] == [["new"]]
+
+
+def test_tags_are_linked_only_to_the_active_tenants_ticket(acme, globex):
+    with globex.scope():
+        foreign = make_ticket(globex.org)
+    with acme.scope():
+        Tag.objects.create(organization=acme.org, name="x")  # acme's: found, not created
+        with pytest.raises(TenantMismatch), transaction.atomic():
+            ticket_tags_add(ticket=foreign, names=["x"])
+    with globex.scope():
+        assert not TicketTag.objects.filter(ticket=foreign).exists()

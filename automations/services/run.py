@@ -170,6 +170,7 @@ def automations_handle_events(
                 "automations: event %s on ticket %s failed", item.event.name, item.event.ticket_id
             )
             changed.add(item.event.ticket_id)  # its row in memory may hold what rolled back
+            lookups.forget()  # and the tags its actions created, rolled back too
             continue
         if ran:
             changed.add(item.event.ticket_id)
@@ -219,7 +220,7 @@ def _decide_and_run(
             attempt = dataclasses.replace(facts, ticket=locked)
             return _run_rules(locked, found, chain, attempt, careful=False)
     except _ActionRaised:
-        pass
+        facts.lookups.forget()  # what the rolled-back try created or found
     with transaction.atomic():
         locked = _locked(ticket.pk)  # whole again: the first try changed the one in memory
         if locked is None or locked.merged_into_id:
@@ -462,6 +463,7 @@ def _execute(action, ticket: Ticket, facts: Facts) -> ActionResult:
         raise
     except Exception as exc:
         logger.exception("automations: action %s failed on ticket #%s", kind, ticket.number)
+        facts.lookups.forget()  # a tag it created is rolled back with its savepoint
         if waiting is not None:
             waiting.drop_since(mark)  # its timeline rows and list bump, rolled back with it
         return ActionResult(kind, "failed", f"{type(exc).__name__}: {exc}"[:500])

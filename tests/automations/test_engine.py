@@ -528,3 +528,21 @@ def test_a_process_that_missed_the_bump_reloads_its_rules_within_seconds(
     now[0] += rules_cache.LOCAL_TTL_SECONDS + 1
     fresh = after_commit(make_ticket, in_acme.org, email="c@x.test")
     assert (tags_of(stale), tags_of(fresh)) == (["old"], ["new"])
+
+
+def test_a_tag_created_by_a_rolled_back_try_is_created_again(
+    in_acme, after_commit, priority_store_down
+):
+    # The first try (no savepoints) creates the tag, then an action raises and the try is
+    # rolled back: the tag it remembered is gone, and the second try must not link to it
+    # (PostgreSQL would refuse the whole event at commit, the foreign key being deferred).
+    org = in_acme.org
+    make_rule(
+        org,
+        "Tag, then escalate",
+        "ticket_created",
+        [tag("brand-new"), {"type": "set_priority", "priority_id": priority("High").pk}],
+    )
+    ticket = after_commit(make_ticket, org)
+    assert runs_of(ticket) == [("Tag, then escalate", events.TICKET_CREATED, 0, "partial")]
+    assert tags_of(ticket) == ["brand-new"]
