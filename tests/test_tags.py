@@ -10,8 +10,8 @@ from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from tests.factories import make_ticket
 from tenants.scoping import TenantMismatch
+from tests.factories import make_ticket
 from tickets.models import Tag, Ticket, TicketEvent, TicketTag
 from tickets.services.tags import tag_merge, ticket_tags_add
 
@@ -227,7 +227,8 @@ def test_adding_tags_is_one_statement_and_says_only_what_was_new(acme):
         assert added == ["Refund"]
         writes = [q["sql"] for q in queries.captured_queries]
         links = [sql for sql in writes if "tickets_tickettag" in sql]
-        assert len(links) == 1 and links[0].startswith("INSERT")  # no read of its tags first
+        assert len(links) == 1
+        assert links[0].startswith("INSERT")
         # "Refund" was new to the tenant: one read for it and its insert, none for the others.
         assert sum('FROM "tickets_tag"' in sql for sql in writes) == 1
         assert ticket_tags_add(ticket=ticket, names=["VIP"], known=known) == []
