@@ -10,6 +10,10 @@ Candidates are the team's members who are members of this tenant, active, and no
 (Membership.is_away), in user id order: the rotation's order.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 from django.db import transaction
 from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
@@ -18,6 +22,21 @@ from automations.models import RoundRobinPointer
 from tenants.models import Membership, Team, TeamMember, User
 from tenants.scoping import bulk_create_checked
 from tickets.models import DONE_CATEGORIES, Ticket
+
+_noted: ContextVar[list[int] | None] = ContextVar("pointer_locks", default=None)
+
+
+@contextmanager
+def pointer_locks() -> Iterator[list[int]]:
+    """Inside, the teams whose pointer this transaction locks are noted in the list it gives:
+    a caller running many changes in one transaction (automations.services.batch) commits
+    soon after one, since every other assignment in that team waits for the commit."""
+    noted: list[int] = []
+    token = _noted.set(noted)
+    try:
+        yield noted
+    finally:
+        _noted.reset(token)
 
 
 # Their atomic blocks take no savepoint: they read, then write the pointer last, and the
@@ -57,6 +76,9 @@ def least_loaded(*, team: Team) -> User | None:
 
 
 def _locked_pointer(team: Team) -> RoundRobinPointer:
+    noted = _noted.get()
+    if noted is not None:
+        noted.append(team.pk)
     pointer = RoundRobinPointer.objects.select_for_update().filter(team=team).first()
     if pointer is not None:
         return pointer

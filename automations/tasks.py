@@ -11,12 +11,8 @@ from django.utils import timezone
 from django_scopes import get_scope
 
 from automations import batching
-from automations.services.run import (
-    Queued,
-    automations_handle_event,
-    automations_handle_events,
-    automations_run_time_rule,
-)
+from automations.services.batch import Queued, automations_handle_events
+from automations.services.run import automations_handle_event, automations_run_time_rule
 from automations.services.scan import RUN_TIME_RULE, automations_time_scan
 from tenants.tasks import TenantTask
 from tickets.events import DomainEvent

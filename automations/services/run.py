@@ -37,12 +37,10 @@ from automations.actions import ActionResult, execute
 from automations.facts import (
     TICKET_RELATED,
     Facts,
-    TenantLookups,
     facts_for,
-    facts_for_events,
 )
 from automations.models import Rule, RuleRun
-from automations.rules_cache import CompiledRule, compiled, rules_for, tenant_rules
+from automations.rules_cache import CompiledRule, compiled, rules_for
 from automations.schema import ActionType
 from automations.services.scan import clock_of, period_key, qualifies, threshold_of
 from tenants.models import Organization
@@ -61,7 +59,7 @@ _CUT_LOGGED_SECONDS = 24 * 3600  # a cut chain is logged once per ticket and ori
 
 
 @dataclass(frozen=True)
-class _Chain:
+class Chain:
     """What the rules run for: the event (None for a time rule), its chain, when it happened."""
 
     event: DomainEvent | None
@@ -77,14 +75,17 @@ class _Chain:
         return self.depth == 0 and self.event is not None and not self.replay
 
 
-@dataclass(frozen=True)
-class Queued:
-    """One gathered event with its chain (automations.batching's plain values, read back)."""
+@dataclass
+class Chunk:
+    """The runs of a batch's events that share one transaction (automations.services.batch):
+    written together when it ends, after the timeline rows gathered meanwhile."""
 
-    event: DomainEvent
-    origin: str
-    depth: int
-    event_at: datetime
+    runs: list[RuleRun] = dataclasses.field(default_factory=list)
+
+    def ran(self, ticket_id: int, origin: str) -> set[int]:
+        """The rules that ran on the ticket in this chain so far in the chunk (not written
+        yet, so not in the RuleRun table)."""
+        return {r.rule_id for r in self.runs if r.ticket_id == ticket_id and r.origin == origin}
 
 
 Candidate = tuple[CompiledRule, str]  # a rule whose options take the event; why it failed
@@ -103,7 +104,7 @@ def _taking(rules: list[CompiledRule], trigger: str, event: DomainEvent) -> list
     return [(rule, error) for rule in rules for error in _options(rule, trigger, event)]
 
 
-def _candidates_in(by_trigger: dict[str, list[CompiledRule]], event: DomainEvent):
+def candidates_in(by_trigger: dict[str, list[CompiledRule]], event: DomainEvent):
     trigger = triggers.trigger_of(event.name)
     if trigger is None:
         return []
@@ -119,92 +120,37 @@ def automations_handle_event(
     if not found:
         return []
     if depth >= schema.MAX_CHAIN_DEPTH:
-        _log_cut_chain(event, origin, depth)
+        log_cut_chain(event, origin, depth)
         return []
-    chain = _Chain(event, event.name, origin, depth, event_at)
+    chain = Chain(event, event.name, origin, depth, event_at)
     # First without a lock: most events match no rule, and then nothing is locked or written
     # (locking a row is a write: its commit would wait for the disk).
-    ticket = _read(event.ticket_id)
+    ticket = read_ticket(event.ticket_id)
     if ticket is None or ticket.merged_into_id:
         return []
     facts = facts_for(ticket=ticket, event=event, now=timezone.now())
-    return _decide_and_run(ticket, facts, found, chain)
+    return decide_and_run(ticket, facts, found, chain)
 
 
-def automations_handle_events(
-    *, organization: Organization, queued: list[Queued], replay: bool = False
-) -> list[RuleRun]:
-    """`automations_handle_event` for each of a tenant's gathered events, in order; the runs.
-    The rules version is read once, and the tickets and facts of the batch are read together
-    (automations.facts.facts_for_events); a ticket that a rule changed is read again for the
-    events after it. An event that raises is logged and the others still run; an
-    OperationalError is raised (the task runs the batch again, as a replay)."""
-    by_trigger = tenant_rules(organization_id=organization.pk)
-    pending: list[tuple[Queued, list[Candidate]]] = []
-    for item in queued:
-        found = _candidates_in(by_trigger, item.event)
-        if not found:
-            continue
-        if item.depth >= schema.MAX_CHAIN_DEPTH:
-            _log_cut_chain(item.event, item.origin, item.depth)
-            continue
-        pending.append((item, found))
-    if not pending:
-        return []
-    ids = {item.event.ticket_id for item, _ in pending}
-    tickets = {t.pk: t for t in Ticket.objects.select_related(*TICKET_RELATED).filter(pk__in=ids)}
-    lookups = TenantLookups(organization.pk)
-    read = facts_for_events(
-        tickets, [item.event for item, _ in pending], now=timezone.now(), lookups=lookups
-    )
-    runs: list[RuleRun] = []
-    changed: set[int] = set()  # tickets a rule ran on: read again for a later event
-    for (item, found), facts in zip(pending, read, strict=True):
-        chain = _Chain(item.event, item.event.name, item.origin, item.depth, item.event_at, replay)
-        try:
-            ran = _one_of_batch(item.event, found, chain, facts, changed, lookups)
-        except OperationalError:
-            raise
-        except Exception:
-            logger.exception(
-                "automations: event %s on ticket %s failed", item.event.name, item.event.ticket_id
-            )
-            changed.add(item.event.ticket_id)  # its row in memory may hold what rolled back
-            lookups.forget()  # and the tags its actions created, rolled back too
-            continue
-        if ran:
-            changed.add(item.event.ticket_id)
-            runs += ran
-    return runs
-
-
-def _one_of_batch(
-    event: DomainEvent,
-    found: list[Candidate],
-    chain: _Chain,
-    facts: Facts | None,
-    changed: set[int],
-    lookups: TenantLookups,
-) -> list[RuleRun]:
-    if event.ticket_id in changed or facts is None:
-        ticket = _read(event.ticket_id)
-        if ticket is None:
-            return []
-        facts = facts_for(ticket=ticket, event=event, now=timezone.now(), lookups=lookups)
-    else:
-        facts.now = timezone.now()
-    if facts.ticket.merged_into_id:
-        return []
-    return _decide_and_run(facts.ticket, facts, found, chain)
-
-
-def _decide_and_run(
-    ticket: Ticket, facts: Facts, found: list[Candidate], chain: _Chain
+def decide_and_run(
+    ticket: Ticket, facts: Facts, found: list[Candidate], chain: Chain, chunk: Chunk | None = None
 ) -> list[RuleRun]:
     """Decide the conditions on the ticket as read; when a rule would run, lock the ticket,
-    decide again and run them."""
+    decide again and run them. In a `chunk` (a batch's transaction, with its gathering) the
+    runs are added to it, and an action that raises ends the chunk's try (ActionRaised)."""
     if not _any_matches(found, facts, ticket):
         return []
+    if chunk is not None:
+        locked = _relocked(ticket)
+        if locked is None or locked.merged_into_id:
+            return []
+        attempt = dataclasses.replace(facts, ticket=locked)
+        runs, headers = _run_matching(locked, found, chain, attempt, False, chunk)
+        waiting = timeline.gathering()
+        assert waiting is not None, "a chunk runs inside its gathering"
+        waiting.rows += headers
+        chunk.runs += runs
+        return runs
     # Each action runs in a savepoint so that one that raises leaves nothing behind; that is
     # two more statements per action (and the services' own). Actions raise only on bugs, so
     # the rules run first without them; should an action raise, all of it is rolled back and
@@ -219,7 +165,7 @@ def _decide_and_run(
             # A copy: the actions change the facts, and a second try starts from these.
             attempt = dataclasses.replace(facts, ticket=locked)
             return _run_rules(locked, found, chain, attempt, careful=False)
-    except _ActionRaised:
+    except ActionRaised:
         facts.lookups.forget()  # what the rolled-back try created or found
     with transaction.atomic():
         locked = _locked(ticket.pk)  # whole again: the first try changed the one in memory
@@ -228,7 +174,7 @@ def _decide_and_run(
         return _run_rules(locked, found, chain, dataclasses.replace(facts, ticket=locked))
 
 
-class _ActionRaised(Exception):
+class ActionRaised(Exception):
     """An action raised where no savepoint was taken: the try is rolled back and redone."""
 
 
@@ -245,7 +191,7 @@ def automations_run_time_rule(
     if threshold is None or clock > threshold:
         return None
     hours = timedelta(hours=rule.trigger_options["hours"])
-    chain = _Chain(None, TIME_EVENT, period_key(rule, clock), 0, clock + hours)
+    chain = Chain(None, TIME_EVENT, period_key(rule, clock), 0, clock + hours)
     with transaction.atomic():
         ticket = _locked(ticket_id)
         if ticket is None or clock_of(rule, ticket) != clock or not qualifies(rule, ticket):
@@ -266,7 +212,7 @@ def _options(rule: CompiledRule, trigger: str, event: DomainEvent) -> list[str]:
         return [f"The trigger options could not be checked: {exc}"]
 
 
-def _read(ticket_id: int) -> Ticket | None:
+def read_ticket(ticket_id: int) -> Ticket | None:
     return Ticket.objects.select_related(*TICKET_RELATED).filter(pk=ticket_id).first()
 
 
@@ -306,7 +252,7 @@ def _any_matches(found: list[Candidate], facts: Facts, ticket: Ticket) -> bool:
 def _run_rules(
     ticket: Ticket,
     found: list[Candidate],
-    chain: _Chain,
+    chain: Chain,
     facts: Facts | None = None,
     *,
     careful: bool = True,
@@ -323,7 +269,12 @@ def _run_rules(
 
 
 def _run_matching(
-    ticket: Ticket, found: list[Candidate], chain: _Chain, facts: Facts | None, careful: bool
+    ticket: Ticket,
+    found: list[Candidate],
+    chain: Chain,
+    facts: Facts | None,
+    careful: bool,
+    chunk: Chunk | None = None,
 ) -> tuple[list[RuleRun], list[TicketEvent]]:
     if facts is None:
         facts = facts_for(ticket=ticket, event=chain.event, now=timezone.now())
@@ -342,6 +293,8 @@ def _run_matching(
                 continue
         if already is None:  # the ticket's lock keeps this true until commit
             already = _already_ran(ticket, chain.origin)
+            if chunk is not None:
+                already |= chunk.ran(ticket.pk, chain.origin)
         if rule.pk in already:
             logger.info(
                 "automations: rule %r already ran on ticket #%s in this chain (origin %s, "
@@ -397,7 +350,7 @@ def _run_rule(
     ticket: Ticket,
     rule: Rule,
     facts: Facts,
-    chain: _Chain,
+    chain: Chain,
     error: str,
     headers: list,
     careful: bool = True,
@@ -447,7 +400,7 @@ def _execute_bare(action, ticket: Ticket, facts: Facts) -> ActionResult:
     except OperationalError:
         raise  # as in _execute: the whole event is tried again (the task)
     except Exception as exc:
-        raise _ActionRaised() from exc
+        raise ActionRaised() from exc
 
 
 def _execute(action, ticket: Ticket, facts: Facts) -> ActionResult:
@@ -480,7 +433,7 @@ def _outcome(results: list[ActionResult], error: str) -> str:
     return RuleRun.Outcome.UNCHANGED
 
 
-def _header(ticket, rule: Rule, chain: _Chain, outcome: str, results, error, cause) -> TicketEvent:
+def _header(ticket, rule: Rule, chain: Chain, outcome: str, results, error, cause) -> TicketEvent:
     """The timeline entry of the run, grouped with the rows its actions wrote (data["via"])."""
     data = {
         "rule": rule.name,
@@ -500,7 +453,7 @@ def _header(ticket, rule: Rule, chain: _Chain, outcome: str, results, error, cau
     )
 
 
-def _log_cut_chain(event: DomainEvent, origin: str, depth: int) -> None:
+def log_cut_chain(event: DomainEvent, origin: str, depth: int) -> None:
     """Say once (per ticket and origin) that a chain reached MAX_CHAIN_DEPTH: the ticket, the
     origin and the rules that ran in it, in order."""
     key = f"automations:chain-cut:{event.organization_id}:{event.ticket_id}:{origin}"

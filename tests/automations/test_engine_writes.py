@@ -12,7 +12,8 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from automations.services import run as engine
-from automations.services.run import Queued, automations_handle_event, automations_handle_events
+from automations.services.batch import Queued, automations_handle_events
+from automations.services.run import automations_handle_event
 from sla.models import TicketSLA
 from tenants import services as tenant_services
 from tests.automations.test_engine import make_rule, priority, status, tag
