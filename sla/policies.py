@@ -1,6 +1,9 @@
 """Which policy applies to a ticket: the tenant's policies in order, each with its calendar built
 as a BusinessCalendar, loaded once per change (or batch) and matched in memory."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from sla.calendar import BusinessCalendar
@@ -24,7 +27,16 @@ class Policies:
     @classmethod
     def load(cls) -> "Policies":
         """Two queries: the policies with their calendars, and the holidays (none without
-        policies)."""
+        policies); none inside `remembered`, after the first."""
+        kept = _remembered.get()
+        if kept is not None:
+            if kept.policies is None:
+                kept.policies = cls._read()
+            return kept.policies
+        return cls._read()
+
+    @classmethod
+    def _read(cls) -> "Policies":
         ordered = list(
             Policy.objects.select_related("calendar")
             .prefetch_related("calendar__holidays")
@@ -42,6 +54,26 @@ class Policies:
     def match(self, ticket) -> Policy | None:
         """The first policy whose conditions all hold for `ticket`."""
         return next((p for p in self.ordered if matches(p, ticket)), None)
+
+
+@dataclass
+class _Kept:
+    policies: Policies | None = None
+
+
+_remembered: ContextVar[_Kept | None] = ContextVar("sla_policies_remembered", default=None)
+
+
+@contextmanager
+def remembered() -> Iterator[None]:
+    """Inside, the tenant's policies are read once and the same answer is given after: for a
+    caller that makes many ticket changes in one transaction and changes no policy, calendar
+    or holiday (the automations engine's chunk of events: a team set on each of 25 tickets)."""
+    token = _remembered.set(_Kept())
+    try:
+        yield
+    finally:
+        _remembered.reset(token)
 
 
 # The ticket fields a TICKETS_CHANGED hook names, and the conditions of `matches` that read

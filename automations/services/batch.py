@@ -37,11 +37,13 @@ from automations.services.run import (
     Candidate,
     Chain,
     Chunk,
+    any_matches,
     candidates_in,
     decide_and_run,
     log_cut_chain,
     read_ticket,
 )
+from sla import policies
 from tenants.models import Organization
 from tenants.scoping import bulk_create_checked
 from tickets.events import DomainEvent
@@ -68,6 +70,7 @@ class _Pending:
     item: Queued
     found: list[Candidate]
     facts: Facts | None  # as read with the batch; None once it may be stale
+    decided: bool | None = None  # whether a rule would run on `facts` (before the chunk)
 
 
 class _Batch:
@@ -129,7 +132,9 @@ def _chunk(batch: _Batch, pending: list[_Pending], start: int) -> tuple[int, lis
             transaction.atomic(),
             timeline.gathered() as waiting,
             assignment.pointer_locks() as pointers,
+            policies.remembered(),  # SLA's, read once for the chunk's team and priority changes
         ):
+            chunk.lock(_worth_locking(batch, pending[start : start + CHUNK_EVENTS]))
             while end < len(pending) and end - start < CHUNK_EVENTS:
                 p = pending[end]
                 end += 1
@@ -152,6 +157,21 @@ def _chunk(batch: _Batch, pending: list[_Pending], start: int) -> tuple[int, lis
         batch.changed.update(p.item.event.ticket_id for p in pending[start:end])
         return end, None
     return end, chunk.runs
+
+
+def _worth_locking(batch: _Batch, window: list[_Pending]) -> dict[int, Ticket]:
+    """The tickets of these events (read with the batch, not changed since) on which a rule
+    would run: the chunk locks them together at its start, instead of one statement each."""
+    tickets: dict[int, Ticket] = {}
+    for p in window:
+        facts = p.facts
+        if facts is None or p.item.event.ticket_id in batch.changed:
+            continue
+        facts.now = timezone.now()
+        p.decided = any_matches(p.found, facts, facts.ticket)
+        if p.decided and not facts.ticket.merged_into_id:
+            tickets[facts.ticket.pk] = facts.ticket
+    return tickets
 
 
 def _one_by_one(batch: _Batch, pending: list[_Pending]) -> list[RuleRun]:
@@ -178,13 +198,16 @@ def _one_by_one(batch: _Batch, pending: list[_Pending]) -> list[RuleRun]:
 def _one(batch: _Batch, p: _Pending, chunk: Chunk | None) -> list[RuleRun]:
     event = p.item.event
     facts = p.facts
+    decided, p.decided = p.decided, None  # decided on these facts, once
     if event.ticket_id in batch.changed or facts is None:
         ticket = read_ticket(event.ticket_id)
         if ticket is None:
             return []
         facts = facts_for(ticket=ticket, event=event, now=timezone.now(), lookups=batch.lookups)
-    else:
+        decided = None
+    elif decided is None:
         facts.now = timezone.now()
     if facts.ticket.merged_into_id:
         return []
-    return decide_and_run(facts.ticket, facts, p.found, batch.chain(p.item), chunk)
+    chain = batch.chain(p.item)
+    return decide_and_run(facts.ticket, facts, p.found, chain, chunk, decided)

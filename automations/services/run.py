@@ -81,6 +81,21 @@ class Chunk:
     written together when it ends, after the timeline rows gathered meanwhile."""
 
     runs: list[RuleRun] = dataclasses.field(default_factory=list)
+    held: set[int] = dataclasses.field(default_factory=set)  # tickets it holds locked
+    stale: set[int] = dataclasses.field(default_factory=set)  # of those, changed since read
+
+    def lock(self, tickets: dict[int, Ticket]) -> None:
+        """Lock these tickets (as read, by id) in one statement, in id order, so that two
+        workers' chunks wait for each other instead of deadlocking. A ticket whose row changed
+        since it was read is read again whole when its rules run; the others are current
+        until commit (the actions change them in place)."""
+        if not tickets:
+            return
+        rows = Ticket.objects.select_for_update(of=("self",)).filter(pk__in=list(tickets))
+        for row in rows.order_by("pk"):
+            self.held.add(row.pk)
+            if not _same_row(row, tickets[row.pk]):
+                self.stale.add(row.pk)
 
     def ran(self, ticket_id: int, origin: str) -> set[int]:
         """The rules that ran on the ticket in this chain so far in the chunk (not written
@@ -133,15 +148,21 @@ def automations_handle_event(
 
 
 def decide_and_run(
-    ticket: Ticket, facts: Facts, found: list[Candidate], chain: Chain, chunk: Chunk | None = None
+    ticket: Ticket,
+    facts: Facts,
+    found: list[Candidate],
+    chain: Chain,
+    chunk: Chunk | None = None,
+    decided: bool | None = None,
 ) -> list[RuleRun]:
-    """Decide the conditions on the ticket as read; when a rule would run, lock the ticket,
-    decide again and run them. In a `chunk` (a batch's transaction, with its gathering) the
-    runs are added to it, and an action that raises ends the chunk's try (ActionRaised)."""
-    if not _any_matches(found, facts, ticket):
+    """Decide the conditions on the ticket as read (unless the caller `decided` on these
+    facts already); when a rule would run, lock the ticket, decide again and run them. In a
+    `chunk` (a batch's transaction, with its gathering) the runs are added to it, and an
+    action that raises ends the chunk's try (ActionRaised)."""
+    if not (any_matches(found, facts, ticket) if decided is None else decided):
         return []
     if chunk is not None:
-        locked = _relocked(ticket)
+        locked = _chunk_locked(chunk, ticket)
         if locked is None or locked.merged_into_id:
             return []
         attempt = dataclasses.replace(facts, ticket=locked)
@@ -227,18 +248,39 @@ def _locked(ticket_id: int) -> Ticket | None:
 _ROW_COLUMNS = tuple(f.attname for f in Ticket._meta.concrete_fields)
 
 
+def _same_row(row: Ticket, ticket: Ticket) -> bool:
+    return all(getattr(row, column) == getattr(ticket, column) for column in _ROW_COLUMNS)
+
+
 def _relocked(ticket: Ticket) -> Ticket | None:
     """The ticket locked: the one read before when nothing of its row changed meanwhile (a
     locking read of the row alone), else read again whole."""
     now = next(iter(Ticket.objects.select_for_update(of=("self",)).filter(pk=ticket.pk)), None)
     if now is None:
         return None
-    if all(getattr(now, column) == getattr(ticket, column) for column in _ROW_COLUMNS):
+    if _same_row(now, ticket):
         return ticket
     return _locked(ticket.pk)
 
 
-def _any_matches(found: list[Candidate], facts: Facts, ticket: Ticket) -> bool:
+def _chunk_locked(chunk: Chunk, ticket: Ticket) -> Ticket | None:
+    """The ticket locked in the chunk's transaction. One the chunk holds is current as given:
+    read since the chunk locked it, or unchanged since (what changes it there re-reads it
+    for the next event, automations.services.batch); one that changed before the lock is read
+    again whole; another is locked now (_relocked) and held from then on."""
+    if ticket.pk in chunk.stale:
+        return _locked(ticket.pk)
+    if ticket.pk in chunk.held:
+        return ticket
+    locked = _relocked(ticket)
+    if locked is not None:
+        chunk.held.add(ticket.pk)
+        if locked is not ticket:  # read again: the copy the later events hold is not current
+            chunk.stale.add(ticket.pk)
+    return locked
+
+
+def any_matches(found: list[Candidate], facts: Facts, ticket: Ticket) -> bool:
     """Whether a rule would run (or be recorded as failed); the engine decides again on the
     locked ticket."""
     for candidate, options_error in found:

@@ -12,12 +12,15 @@ from django.test.utils import CaptureQueriesContext
 from automations.models import RuleRun
 from automations.services import batch as batch_module
 from automations.services.batch import Queued, automations_handle_events
+from sla.models import TicketSLA
 from tenants import services as tenant_services
 from tests.automations.test_engine import make_rule, priority, runs_of, tag, tags_of
 from tests.automations.test_engine_writes import AT, _created, _statements
 from tests.factories import make_ticket
+from tests.sla.helpers import calendar, policy
 from tickets import events, hooks
-from tickets.models import Tag, Ticket, TicketEvent
+from tickets.models import Comment, Tag, Ticket, TicketEvent
+from tickets.services.tickets import ticket_change_team
 
 RULE_RUN_INSERT = 'INSERT INTO "automations_rulerun"'
 
@@ -58,6 +61,9 @@ def test_a_batch_s_events_share_one_transaction_and_two_inserts(in_acme, caplog)
     assert len(_statements(captured, 'INSERT INTO "automations_rulerun"')) == 1
     assert len(_statements(captured, 'INSERT INTO "tickets_ticketevent"')) == 1
     assert len(_statements(captured, "SAVEPOINT")) == 1  # the chunk's (the test's transaction)
+    # The tickets read with the batch, then locked together when the chunk starts.
+    rows = _statements(captured, 'SELECT "tickets_ticket"."id", "tickets_ticket"."organization_id"')
+    assert len(rows) == 2
     assert "rolled back together" not in caplog.text
     for ticket in tickets:
         assert runs_of(ticket) == [
@@ -189,3 +195,45 @@ def test_a_run_written_before_rolls_the_chunk_back_and_only_its_event_fails(in_a
     assert tags_of(done) == []
     assert tags_of(fresh) == ["new"]
     assert RuleRun.objects.filter(ticket=done).count() == 1
+
+
+def test_a_ticket_changed_between_the_batch_s_read_and_the_chunk_s_lock_is_read_again(
+    in_acme, monkeypatch
+):
+    org = in_acme.org
+    make_rule(
+        org, "Note", "ticket_created", [{"type": "add_note", "body": "On {{ ticket_subject }}."}]
+    )
+    first, second = _tickets(org, 2)
+    read = batch_module.facts_for_events
+
+    def read_then_changed(*args, **kwargs):
+        facts = read(*args, **kwargs)
+        Ticket.objects.filter(pk=second.pk).update(subject="Renamed meanwhile")
+        return facts
+
+    monkeypatch.setattr(batch_module, "facts_for_events", read_then_changed)
+    runs, _ = _run(org, [_queued(_created(t), f"o{t.pk}") for t in (first, second)])
+    assert [r.outcome for r in runs] == ["applied", "applied"]
+    notes = {c.ticket_id: c.body_text for c in Comment.objects.filter(is_public=False)}
+    assert notes == {first.pk: "On T0.", second.pk: "On Renamed meanwhile."}
+    assert Ticket.objects.get(pk=second.pk).subject == "Renamed meanwhile"
+
+
+def test_a_chunk_reads_the_sla_policies_once_for_all_its_team_changes(in_acme):
+    org = in_acme.org
+    other = tenant_services.team_create(organization=org, name="Billing")
+    cal = calendar(org)
+    fast = policy(org, cal, name="Fast", order=1, team_ids=[in_acme.team.pk])
+    policy(org, cal, name="Slow", order=2)
+    make_rule(org, "Route", "ticket_created", [{"type": "set_team", "team_id": in_acme.team.pk}])
+    tickets = [make_ticket(org, team=other, email=f"c{i}@x.test") for i in range(4)]
+    runs, captured = _run(org, [_queued(_created(t), f"o{t.pk}") for t in tickets])
+    assert [r.outcome for r in runs] == ["applied"] * 4
+    assert len(_statements(captured, 'SELECT "sla_policy"')) == 1
+    for ticket in tickets:  # each recomputed with the policy the new team matches
+        assert TicketSLA.objects.get(ticket=ticket, target="first_response").policy == fast
+    with CaptureQueriesContext(connection) as captured:  # outside a chunk: read per change
+        ticket_change_team(ticket=tickets[0], team=other)
+        ticket_change_team(ticket=tickets[1], team=other)
+    assert len(_statements(captured, 'SELECT "sla_policy"')) == 2
