@@ -4,8 +4,10 @@ chunks that share one transaction.
 The rules version is read once and the batch's tickets and facts together
 (automations.facts.facts_for_events); a ticket that a rule changed is read again for the events
 after it (inside the chunk's transaction, so with what the chunk did). The matching events of a
-chunk run in one transaction, without savepoints: each locks its ticket as
-automations.services.run does for one event, the timeline rows of all their rules are gathered
+chunk run in one transaction, without savepoints: the chunk first locks, in one statement, the
+tickets its events would run rules on (`Chunk.lock`; one changed later in the batch is locked
+when its rules run), the SLA policies are read once (sla.policies.remembered), the timeline
+rows of all their rules are gathered
 and written in one INSERT with their RuleRuns in another, the tenant's list version is bumped
 once, and one commit ends them all. Per event that saves a commit, two INSERTs and their
 compiling, which were most of what an event cost once its rules were decided.

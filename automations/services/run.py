@@ -18,8 +18,8 @@ ticket and its facts are read without a lock, and the ticket is locked only when
 matches (a lock is a write, whose commit waits for the disk), the conditions then decided
 again on the locked row; the actions keep the ticket current, and the facts follow what they
 did to its tags and collaborators; the runs and their timeline rows are written together at
-the end. Gathered events (automations.batching) run in batches: one rules version read, and
-their tickets and facts read together (`automations_handle_events`).
+the end. Gathered events (automations.batching) run in batches, in chunks that share one
+transaction (automations.services.batch, through `decide_and_run` with a `Chunk`).
 """
 
 import dataclasses
@@ -158,7 +158,7 @@ def decide_and_run(
     """Decide the conditions on the ticket as read (unless the caller `decided` on these
     facts already); when a rule would run, lock the ticket, decide again and run them. In a
     `chunk` (a batch's transaction, with its gathering) the runs are added to it, and an
-    action that raises ends the chunk's try (ActionRaised)."""
+    action that raises ends the chunk's try (_ActionRaised)."""
     if not (any_matches(found, facts, ticket) if decided is None else decided):
         return []
     if chunk is not None:
@@ -186,7 +186,7 @@ def decide_and_run(
             # A copy: the actions change the facts, and a second try starts from these.
             attempt = dataclasses.replace(facts, ticket=locked)
             return _run_rules(locked, found, chain, attempt, careful=False)
-    except ActionRaised:
+    except _ActionRaised:
         facts.lookups.forget()  # what the rolled-back try created or found
     with transaction.atomic():
         locked = _locked(ticket.pk)  # whole again: the first try changed the one in memory
@@ -195,7 +195,7 @@ def decide_and_run(
         return _run_rules(locked, found, chain, dataclasses.replace(facts, ticket=locked))
 
 
-class ActionRaised(Exception):
+class _ActionRaised(Exception):
     """An action raised where no savepoint was taken: the try is rolled back and redone."""
 
 
@@ -442,7 +442,7 @@ def _execute_bare(action, ticket: Ticket, facts: Facts) -> ActionResult:
     except OperationalError:
         raise  # as in _execute: the whole event is tried again (the task)
     except Exception as exc:
-        raise ActionRaised() from exc
+        raise _ActionRaised() from exc
 
 
 def _execute(action, ticket: Ticket, facts: Facts) -> ActionResult:

@@ -14,11 +14,18 @@ from automations.services import batch as batch_module
 from automations.services.batch import Queued, automations_handle_events
 from sla.models import TicketSLA
 from tenants import services as tenant_services
-from tests.automations.test_engine import make_rule, priority, runs_of, tag, tags_of
-from tests.automations.test_engine_writes import AT, _created, _statements
+from tests.automations.test_engine import (
+    make_rule,
+    priority,
+    priority_store_failing,
+    runs_of,
+    tag,
+    tags_of,
+)
+from tests.automations.test_engine_writes import AT, _created, _statements, event_on
 from tests.factories import make_ticket
 from tests.sla.helpers import calendar, policy
-from tickets import events, hooks
+from tickets import events
 from tickets.models import Comment, Tag, Ticket, TicketEvent
 from tickets.services.tickets import ticket_change_team
 
@@ -26,13 +33,8 @@ RULE_RUN_INSERT = 'INSERT INTO "automations_rulerun"'
 
 
 def _reply(ticket) -> events.DomainEvent:
-    return events.DomainEvent(
-        events.COMMENT_ADDED,
-        ticket.organization_id,
-        ticket.pk,
-        None,
-        {"comment_id": None, "public": True, "by_contact": True},
-    )
+    data = {"comment_id": None, "public": True, "by_contact": True}
+    return event_on(ticket, events.COMMENT_ADDED, data)
 
 
 def _queued(event, origin, depth=0) -> Queued:
@@ -131,16 +133,10 @@ def test_a_chunk_commits_right_after_an_event_that_took_a_team_s_pointer(in_acme
 
 @pytest.fixture
 def priority_fails_on():
-    """A tickets.hooks hook that fails on a priority change of the tickets it is given."""
+    """The priority store fails for the tickets in the set it gives."""
     failing: set[int] = set()
-
-    def fail(*, tickets, fields):
-        if "priority" in fields and any(t.pk in failing for t in tickets):
-            raise RuntimeError("the priority store is down")
-
-    hooks.register(hooks.TICKETS_CHANGED, fail)
-    yield failing
-    hooks.unregister(hooks.TICKETS_CHANGED, fail)
+    with priority_store_failing(on=lambda tickets: any(t.pk in failing for t in tickets)):
+        yield failing
 
 
 def test_an_action_that_raises_fails_alone_and_the_chunk_s_other_events_apply(

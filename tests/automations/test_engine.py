@@ -5,6 +5,7 @@ row of each, loop protection, the depth cut-off, failures and stop_processing.""
 
 import logging
 import threading
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import pytest
@@ -296,18 +297,27 @@ def test_a_chain_stops_at_depth_five_and_says_so_once(in_acme, after_commit, cap
     assert cut[0].endswith("the chain was R1 -> R2 -> R3 -> R4 -> R5")
 
 
-@pytest.fixture
-def priority_store_down():
-    """A tickets.hooks hook (as sla registers) that fails on every priority change: what a
-    bug or an outage deep in a ticket service looks like to the engine."""
+@contextmanager
+def priority_store_failing(on=lambda tickets: True):
+    """A tickets.hooks hook (as sla registers) that fails on a priority change of the tickets
+    `on` picks (all of them by default): what a bug or an outage deep in a ticket service
+    looks like to the engine."""
 
     def fail(*, tickets, fields):
-        if "priority" in fields:
+        if "priority" in fields and on(tickets):
             raise RuntimeError("the priority store is down")
 
     hooks.register(hooks.TICKETS_CHANGED, fail)
-    yield
-    hooks.unregister(hooks.TICKETS_CHANGED, fail)
+    try:
+        yield
+    finally:
+        hooks.unregister(hooks.TICKETS_CHANGED, fail)
+
+
+@pytest.fixture
+def priority_store_down():
+    with priority_store_failing():
+        yield
 
 
 def test_an_action_that_raises_is_recorded_failed_and_the_rest_still_run(

@@ -29,14 +29,13 @@ from tickets.services.tickets import ticket_change_team
 AT = datetime(2026, 5, 26, tzinfo=UTC)
 
 
+def event_on(ticket, name: str, data: dict) -> events.DomainEvent:
+    """A domain event of the ticket that no user made (the engine's input)."""
+    return events.DomainEvent(name, ticket.organization_id, ticket.pk, None, data)
+
+
 def _created(ticket) -> events.DomainEvent:
-    return events.DomainEvent(
-        events.TICKET_CREATED,
-        ticket.organization_id,
-        ticket.pk,
-        None,
-        {"source": "agent", "by_contact": True},
-    )
+    return event_on(ticket, events.TICKET_CREATED, {"source": "agent", "by_contact": True})
 
 
 def _run(ticket, origin="o1"):
